@@ -1,0 +1,225 @@
+"""One typed, validated settings object: environment variables plus the FA_CONFIG YAML.
+
+``load_settings()`` is the only entry point; nothing is read at import time. Every value
+that ends up inside SQL (fund code, ISINs) is validated here against a strict pattern, so
+no SQL is ever built from unvalidated text.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from ml.errors import BadInput
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG = PROJECT_ROOT / "config" / "fund.yml"
+DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
+
+CODE_RE = re.compile(r"^[A-Z0-9_]{1,40}$")
+# ISO 6166: two letters, nine alphanumerics, one check digit.
+ISIN_RE = re.compile(r"^[A-Z]{2}[A-Z0-9]{9}[0-9]$")
+ENGINES = ("duckdb", "sqlserver")
+
+
+@dataclass(frozen=True)
+class TargetFund:
+    """The fund whose first purchase is predicted."""
+
+    code: str
+    isins: tuple[str, ...]
+    min_ticket_eur: float
+    horizons: tuple[int, ...]
+
+    def dbt_vars(self) -> dict[str, Any]:
+        """The ``fund`` var as dbt_project.yml expects it."""
+        return {
+            "code": self.code,
+            "isins": list(self.isins),
+            "min_ticket_eur": self.min_ticket_eur,
+            "horizons": list(self.horizons),
+        }
+
+
+@dataclass(frozen=True)
+class QCThresholds:
+    pos_rate_deviation: float = 0.5
+    pos_rate_median_days: int = 14
+    null_share_max: float = 0.98
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a step needs to know about where things are and what the fund is."""
+
+    target: TargetFund
+    config_path: Path
+    engine: str = "duckdb"
+    source_db: Path = PROJECT_ROOT / "data" / "provisionen.duckdb"
+    duckdb_path: Path = PROJECT_ROOT / "data" / "fa.duckdb"
+    art_dir: Path = PROJECT_ROOT / "artifacts"
+    qc: QCThresholds = field(default_factory=QCThresholds)
+    duckdb_memory_limit: str = "4GB"
+    duckdb_threads: int = 2
+    write_chunk_size: int = 10_000
+    timeouts: Mapping[str, int] = field(
+        default_factory=lambda: {"dbt": 3600, "score": 900, "qc": 300}
+    )
+
+    # Output table names (the code is validated, so these are safe identifiers).
+    @property
+    def agg_table(self) -> str:
+        return f"CD_FA_AGG_BUY_{self.target.code}"
+
+    @property
+    def labels_table(self) -> str:
+        return f"CD_FA_LABELS_{self.target.code}"
+
+    @property
+    def scores_table(self) -> str:
+        return f"CD_FA_BUY_{self.target.code}_ML"
+
+
+def _resolve(path_text: str) -> Path:
+    """Relative paths are taken from the project root, so cwd does not matter."""
+    p = Path(path_text).expanduser()
+    return p if p.is_absolute() else (PROJECT_ROOT / p)
+
+
+def _require(mapping: Mapping[str, Any], key: str, where: str) -> Any:
+    if not isinstance(mapping, Mapping) or key not in mapping:
+        raise BadInput(f"{where}: missing key '{key}'")
+    return mapping[key]
+
+
+def parse_target(raw: Any, where: str) -> TargetFund:
+    """Validate the ``target:`` block of FA_CONFIG."""
+    block = _require(raw, "target", where)
+    code = _require(block, "code", f"{where} target")
+    if not isinstance(code, str) or not CODE_RE.match(code):
+        raise BadInput(f"{where}: target.code must match [A-Z0-9_]+ (got {code!r})")
+    isins = _require(block, "isins", f"{where} target")
+    if isinstance(isins, str) or not isinstance(isins, (list, tuple)) or not isins:
+        raise BadInput(f"{where}: target.isins must be a non-empty list")
+    for isin in isins:
+        if not isinstance(isin, str) or not ISIN_RE.match(isin):
+            raise BadInput(f"{where}: malformed ISIN {isin!r} in target.isins")
+    ticket = block.get("min_ticket_eur", 1000)
+    if isinstance(ticket, bool) or not isinstance(ticket, (int, float)) or ticket <= 0:
+        raise BadInput(f"{where}: target.min_ticket_eur must be a positive number")
+    horizons = block.get("horizons", [7, 14, 30])
+    return TargetFund(
+        code=code,
+        isins=tuple(sorted(set(isins))),
+        min_ticket_eur=float(ticket),
+        horizons=parse_horizons(horizons, where=f"{where}: target.horizons"),
+    )
+
+
+def parse_horizons(value: Any, where: str = "--horizons") -> tuple[int, ...]:
+    """Horizons as a sorted tuple of distinct positive day counts.
+
+    Accepts a list of ints or a comma-separated string ("7,14,30").
+    """
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, (list, tuple)) or not items:
+        raise BadInput(f"{where} must be a non-empty list of day counts")
+    out = []
+    for item in items:
+        text = str(item).strip()
+        if isinstance(item, bool) or not text.isdigit() or not 1 <= int(text) <= 365:
+            raise BadInput(f"{where}: {item!r} is not a horizon between 1 and 365 days")
+        out.append(int(text))
+    return tuple(sorted(set(out)))
+
+
+def parse_date(text: str, what: str) -> date:
+    """An ISO date (YYYY-MM-DD) or a BadInput naming the option."""
+    try:
+        return date.fromisoformat(str(text))
+    except ValueError:
+        raise BadInput(f"{what}: '{text}' is not a date (expected YYYY-MM-DD)") from None
+
+
+def read_config_file(path: Path) -> Mapping[str, Any]:
+    """Load FA_CONFIG as a mapping, with a readable error for every way it can be wrong."""
+    if not path.is_file():
+        raise BadInput(f"FA_CONFIG: no such file: {path}")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" (line {mark.line + 1})" if mark is not None else ""
+        raise BadInput(f"FA_CONFIG: {path} is not valid YAML{at}") from None
+    except UnicodeDecodeError:
+        raise BadInput(f"FA_CONFIG: {path} is not UTF-8 text") from None
+    if not isinstance(raw, Mapping):
+        raise BadInput(f"FA_CONFIG: {path} must hold a mapping with a 'target' block")
+    return raw
+
+
+def _positive_int(value: Any, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise BadInput(f"{where} must be a positive whole number (got {value!r})")
+    return value
+
+
+def _fraction(value: Any, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        raise BadInput(f"{where} must be a number between 0 and 1 (got {value!r})")
+    return float(value)
+
+
+def _optional_block(raw: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    block = raw.get(key) or {}
+    if not isinstance(block, Mapping):
+        raise BadInput(f"FA_CONFIG: '{key}' must be a mapping")
+    return block
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Build Settings from the environment (SPEC §6) and the FA_CONFIG file."""
+    env = os.environ if env is None else env
+    config_path = _resolve(env.get("FA_CONFIG") or str(DEFAULT_CONFIG))
+    raw = read_config_file(config_path)
+    target = parse_target(raw, "FA_CONFIG")
+
+    qc_raw = _optional_block(raw, "qc")
+    qc = QCThresholds(
+        pos_rate_deviation=_fraction(qc_raw.get("pos_rate_deviation", 0.5), "qc.pos_rate_deviation"),
+        pos_rate_median_days=_positive_int(qc_raw.get("pos_rate_median_days", 14), "qc.pos_rate_median_days"),
+        null_share_max=_fraction(qc_raw.get("null_share_max", 0.98), "qc.null_share_max"),
+    )
+    duck = _optional_block(raw, "duckdb")
+    memory_limit = str(duck.get("memory_limit", "4GB"))
+    if not re.fullmatch(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", memory_limit):
+        raise BadInput(f"duckdb.memory_limit must look like 4GB (got {memory_limit!r})")
+    mssql = _optional_block(raw, "sqlserver")
+    chunk = _positive_int(mssql.get("write_chunk_size", 10_000), "sqlserver.write_chunk_size")
+    timeouts = {"dbt": 3600, "score": 900, "qc": 300}
+    for step, value in _optional_block(raw, "timeouts_seconds").items():
+        timeouts[str(step)] = _positive_int(value, f"timeouts_seconds.{step}")
+
+    engine = (env.get("FA_ENGINE") or "duckdb").strip().lower()
+    if engine not in ENGINES:
+        raise BadInput(f"FA_ENGINE must be one of {', '.join(ENGINES)} (got {engine!r})")
+
+    return Settings(
+        target=target,
+        config_path=config_path,
+        engine=engine,
+        source_db=_resolve(env.get("FA_SOURCE_DB") or "data/provisionen.duckdb"),
+        duckdb_path=_resolve(env.get("FA_DUCKDB_PATH") or "data/fa.duckdb"),
+        art_dir=_resolve(env.get("FA_ART_DIR") or "artifacts"),
+        qc=qc,
+        duckdb_memory_limit=memory_limit,
+        duckdb_threads=_positive_int(duck.get("threads", 2), "duckdb.threads"),
+        write_chunk_size=chunk,
+        timeouts=timeouts,
+    )
