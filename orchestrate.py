@@ -99,13 +99,15 @@ def demo_data_cmd(depots: int, days: int, seed: int, end_date: str) -> None:
 @edge
 def backfill_cmd(months: int | None, start_date: str | None, end_date: str | None) -> None:
     """Recompute aggregates and labels for a range of Score_Dates with dbt."""
+    from ml.lock import pipeline_lock
     from ml.pipeline import backfill, resolve_backfill_range
 
     cfg = settings()
     start, end = resolve_backfill_range(
         cfg, months, iso_date("--start-date", start_date), iso_date("--end-date", end_date)
     )
-    echo_summary(backfill(cfg, start, end))
+    with pipeline_lock(cfg, "backfill"):
+        echo_summary(backfill(cfg, start, end))
 
 
 if __name__ == "__main__":

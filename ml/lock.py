@@ -1,0 +1,104 @@
+"""One writer at a time: the pipeline lock.
+
+Embedded default: an OS lock (``flock`` on POSIX, ``msvcrt.locking`` on Windows) on a file
+beside the FA DuckDB file. The OS drops it when the process dies, so a killed run never
+leaves a stale lock behind. SQL Server: ``sp_getapplock`` on a session of the FA database
+(see ml/db_sqlserver.py), released when that session ends.
+
+A step started by the daily runner inherits its parent's lock: the parent exports
+``FA_LOCK_OWNER_PID`` and a child whose parent process has that pid does not lock again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Iterator
+
+from ml.config import Settings
+from ml.errors import LockHeld
+
+OWNER_ENV = "FA_LOCK_OWNER_PID"
+
+
+def lock_path(settings: Settings) -> Path:
+    """The lock file of the embedded default: ``<FA_DUCKDB_PATH>.lock``."""
+    return settings.duckdb_path.with_name(settings.duckdb_path.name + ".lock")
+
+
+def _try_lock(handle: IO[str]) -> bool:
+    if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
+        import msvcrt
+
+        try:
+            msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
+            return True
+        except OSError:
+            return False
+    import fcntl
+
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return False
+
+
+def _holder(path: Path) -> str:
+    """A readable description of who holds the lock (best effort)."""
+    try:
+        info = json.loads(path.read_text(encoding="utf-8") or "{}")
+        return f" (pid {info.get('pid')}, '{info.get('command')}' since {info.get('since')})"
+    except (OSError, ValueError):
+        return ""
+
+
+def inherited() -> bool:
+    """True when this process was started by a runner that holds the lock."""
+    return os.environ.get(OWNER_ENV) == str(os.getppid())
+
+
+@contextmanager
+def pipeline_lock(settings: Settings, command: str) -> Iterator[None]:
+    """Hold the pipeline lock for the duration of a writing command, or raise LockHeld."""
+    if inherited():
+        yield
+        return
+    if settings.engine == "sqlserver":
+        from ml.db_sqlserver import sqlserver_applock
+
+        with sqlserver_applock(settings, command):
+            yield
+        return
+    path = lock_path(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = open(path, "a+", encoding="utf-8")
+    try:
+        if not _try_lock(handle):
+            raise LockHeld(
+                f"another pipeline run holds the lock {path}{_holder(path)}; "
+                "wait for it to finish, then rerun"
+            )
+        handle.seek(0)
+        handle.truncate()
+        handle.write(json.dumps({
+            "pid": os.getpid(),
+            "command": command,
+            "since": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        }))
+        handle.flush()
+        previous = os.environ.get(OWNER_ENV)
+        os.environ[OWNER_ENV] = str(os.getpid())
+        try:
+            yield
+        finally:
+            if previous is None:
+                os.environ.pop(OWNER_ENV, None)
+            else:
+                os.environ[OWNER_ENV] = previous
+    finally:
+        handle.close()  # closing the descriptor releases the OS lock
