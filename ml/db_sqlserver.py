@@ -1,0 +1,479 @@
+"""SQL Server implementation of :class:`ml.db.Database` and the engines of both databases.
+
+Production runs on Microsoft SQL Server through pyodbc and Microsoft ODBC Driver 18.
+Everything here is built from environment variables (nothing is read at import time):
+
+==================================  ===========================================  ===========
+variable                            meaning                                      default
+==================================  ===========================================  ===========
+FA_SQLSERVER_HOST                   server name or address (``host\\instance``)   (required)
+FA_SQLSERVER_PORT                   TCP port; empty for a named instance          1433
+FA_SQLSERVER_DATABASE               the FA (target) database                      FA
+FA_SQLSERVER_SOURCE_DATABASE        the source database (read only)               Provisionen
+FA_SQLSERVER_USER / _PASSWORD       SQL login; leave both empty for Windows auth
+FA_SQLSERVER_TRUSTED_CONNECTION     yes = Windows integrated authentication       no
+FA_SQLSERVER_ENCRYPT                yes / no / strict (Driver 18 defaults to yes)  yes
+FA_SQLSERVER_TRUST_CERT             yes = accept a self-signed server certificate  no
+FA_SQLSERVER_DRIVER                 ODBC driver name                  ODBC Driver 18 for SQL Server
+FA_SQLSERVER_LOGIN_TIMEOUT          seconds to wait for a connection              30
+==================================  ===========================================  ===========
+
+The password never appears in a log line, an error message or an engine's repr: engines
+are built from a SQLAlchemy ``URL`` (whose repr masks it) and every driver message that
+leaves this module goes through :func:`mask_secrets`.
+
+Bulk writes follow the seed's performance notes: rows go into a ``#temp`` staging table
+with pyodbc ``fast_executemany`` in chunks of ``settings.write_chunk_size`` rows, then
+``DELETE`` + ``INSERT ... WITH (TABLOCK) SELECT ... FROM #stage`` runs in the same
+transaction, so readers see either the old or the new rows of a day, never a mix.
+pandas' ``to_sql`` with its multi-row method is never used (slow with pyodbc and bound by
+the 2,100-parameter limit).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Iterator, Mapping, Sequence
+
+import pandas as pd
+
+from ml.config import Settings
+from ml.db import SCHEMA, Database, ident
+from ml.errors import BadInput, DataError, LockHeld
+
+# SQL Server accepts at most 2,100 parameters in one request (sp_executesql limit).
+MAX_PARAMS = 2100
+DEFAULT_DRIVER = "ODBC Driver 18 for SQL Server"
+_YES = {"1", "true", "yes", "y", "on"}
+_NO = {"0", "false", "no", "n", "off", ""}
+
+
+# ---------------------------------------------------------------------------------------
+# Connection settings and engines
+# ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SqlServerConfig:
+    """Where the SQL Server is and how to log in (from FA_SQLSERVER_* variables)."""
+
+    host: str
+    port: int | None = 1433
+    database: str = "FA"
+    source_database: str = "Provisionen"
+    user: str | None = None
+    password: str | None = None
+    trusted_connection: bool = False
+    encrypt: str = "yes"
+    trust_cert: bool = False
+    driver: str = DEFAULT_DRIVER
+    login_timeout: int = 30
+
+    def __repr__(self) -> str:  # never show the password, not even in a traceback
+        shown = {k: v for k, v in self.__dict__.items() if k != "password"}
+        shown["password"] = "***" if self.password else None
+        return f"SqlServerConfig({shown})"
+
+
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None:
+        return default
+    text = raw.strip().lower()
+    if text in _YES:
+        return True
+    if text in _NO:
+        return False
+    raise BadInput(f"{name} must be yes or no (got {raw!r})")
+
+
+def _db_name(env: Mapping[str, str], name: str, default: str) -> str:
+    value = (env.get(name) or default).strip()
+    # Database names end up in connection strings and three-part names: plain identifiers only.
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,127}", value):
+        raise BadInput(f"{name} must be a plain database name (got {value!r})")
+    return value
+
+
+def sqlserver_config(env: Mapping[str, str] | None = None) -> SqlServerConfig:
+    """Read and validate the FA_SQLSERVER_* variables (raises BadInput naming the variable)."""
+    env = os.environ if env is None else env
+    host = (env.get("FA_SQLSERVER_HOST") or "").strip()
+    if not host:
+        raise BadInput("FA_SQLSERVER_HOST is not set (FA_ENGINE=sqlserver needs the server name)")
+    if any(ch in host for ch in ";{}="):
+        raise BadInput(f"FA_SQLSERVER_HOST is not a server name (got {host!r})")
+    port_text = (env.get("FA_SQLSERVER_PORT") or "1433").strip()
+    if port_text.lower() in ("", "none", "instance"):
+        port = None
+    elif port_text.isdigit() and 0 < int(port_text) < 65536:
+        port = int(port_text)
+    else:
+        raise BadInput(f"FA_SQLSERVER_PORT must be a TCP port number (got {port_text!r})")
+    encrypt = (env.get("FA_SQLSERVER_ENCRYPT") or "yes").strip().lower()
+    encrypt = {"true": "yes", "1": "yes", "false": "no", "0": "no"}.get(encrypt, encrypt)
+    if encrypt not in ("yes", "no", "strict", "mandatory", "optional"):
+        raise BadInput(f"FA_SQLSERVER_ENCRYPT must be yes, no or strict (got {encrypt!r})")
+    trusted = _flag(env, "FA_SQLSERVER_TRUSTED_CONNECTION", False)
+    user = (env.get("FA_SQLSERVER_USER") or "").strip() or None
+    password = env.get("FA_SQLSERVER_PASSWORD") or None
+    if not trusted and not user:
+        raise BadInput(
+            "FA_SQLSERVER_USER is not set: give a SQL login (FA_SQLSERVER_USER and "
+            "FA_SQLSERVER_PASSWORD) or set FA_SQLSERVER_TRUSTED_CONNECTION=yes"
+        )
+    if trusted and user:
+        raise BadInput("set either FA_SQLSERVER_USER or FA_SQLSERVER_TRUSTED_CONNECTION=yes, not both")
+    timeout_text = (env.get("FA_SQLSERVER_LOGIN_TIMEOUT") or "30").strip()
+    if not timeout_text.isdigit():
+        raise BadInput(f"FA_SQLSERVER_LOGIN_TIMEOUT must be whole seconds (got {timeout_text!r})")
+    driver = (env.get("FA_SQLSERVER_DRIVER") or DEFAULT_DRIVER).strip()
+    if any(ch in driver for ch in ";{}="):
+        raise BadInput(f"FA_SQLSERVER_DRIVER is not an ODBC driver name (got {driver!r})")
+    return SqlServerConfig(
+        host=host,
+        port=port,
+        database=_db_name(env, "FA_SQLSERVER_DATABASE", "FA"),
+        source_database=_db_name(env, "FA_SQLSERVER_SOURCE_DATABASE", "Provisionen"),
+        user=user,
+        password=password,
+        trusted_connection=trusted,
+        encrypt=encrypt,
+        trust_cert=_flag(env, "FA_SQLSERVER_TRUST_CERT", False),
+        driver=driver,
+        login_timeout=int(timeout_text),
+    )
+
+
+def mask_secrets(text: str, secrets: Sequence[str | None] = ()) -> str:
+    """``text`` with every PWD=/Password= value and every given secret replaced by ***."""
+    out = re.sub(r"(?i)\b(PWD|Password)\s*=\s*(\{(?:[^}]|\}\})*\}|[^;]*)", r"\1=***", str(text))
+    for secret in secrets:
+        if secret:
+            out = out.replace(secret, "***")
+    return out
+
+
+def sqlalchemy_url(cfg: SqlServerConfig, database: str):
+    """The ``mssql+pyodbc`` URL of one database (its repr masks the password)."""
+    from sqlalchemy.engine import URL
+
+    query = {
+        "driver": cfg.driver,
+        "Encrypt": cfg.encrypt,
+        "TrustServerCertificate": "yes" if cfg.trust_cert else "no",
+        "APP": "first-buy",
+    }
+    return URL.create(
+        "mssql+pyodbc",
+        username=None if cfg.trusted_connection else cfg.user,
+        password=None if cfg.trusted_connection else cfg.password,
+        host=cfg.host,
+        port=cfg.port,
+        database=database,
+        query=query,
+    )
+
+
+def odbc_connection_string(cfg: SqlServerConfig, database: str) -> str:
+    """The ODBC connection string pyodbc receives (for docs and tests; contains the password)."""
+    from sqlalchemy.dialects.mssql.pyodbc import MSDialect_pyodbc
+
+    args, _kwargs = MSDialect_pyodbc().create_connect_args(sqlalchemy_url(cfg, database))
+    return args[0]
+
+
+def _load_pyodbc() -> Any:
+    """Import pyodbc, turning a missing ODBC driver manager into a clear BadInput."""
+    try:
+        import pyodbc  # noqa: F401  (needs libodbc / unixODBC on Linux and macOS)
+    except ImportError as exc:
+        raise BadInput(
+            f"pyodbc cannot be loaded ({exc}): install the ODBC driver manager (unixODBC on "
+            "Linux) and Microsoft ODBC Driver 18 for SQL Server, see docs/sqlserver.md"
+        ) from None
+    return pyodbc
+
+
+def _engine(cfg: SqlServerConfig, database: str):
+    _load_pyodbc()
+    from sqlalchemy import create_engine
+
+    return create_engine(
+        sqlalchemy_url(cfg, database),
+        fast_executemany=True,        # pyodbc parameter arrays: one round trip per chunk
+        pool_pre_ping=True,
+        connect_args={"timeout": cfg.login_timeout},
+    )
+
+
+def get_engine(env: Mapping[str, str] | None = None):
+    """SQLAlchemy engine of the FA (target) database, as in the seed's db_connection."""
+    cfg = sqlserver_config(env)
+    return _engine(cfg, cfg.database)
+
+
+def get_engine_source(env: Mapping[str, str] | None = None):
+    """SQLAlchemy engine of the source database (Provisionen); the pipeline only reads it."""
+    cfg = sqlserver_config(env)
+    return _engine(cfg, cfg.source_database)
+
+
+# ---------------------------------------------------------------------------------------
+# Values and statements
+# ---------------------------------------------------------------------------------------
+def _py_value(value: Any) -> Any:
+    """One cell as a value pyodbc binds: NaN/NaT/NA -> None, numpy scalars -> Python."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, float):
+        return None if math.isnan(value) else value
+    if isinstance(value, pd.Timestamp):
+        return value.to_pydatetime()
+    if isinstance(value, (str, int, Decimal, datetime, date, bytes)):
+        return value
+    if hasattr(value, "item"):  # numpy scalar
+        return _py_value(value.item())
+    return value
+
+
+def rows_of(df: pd.DataFrame) -> list[tuple]:
+    """``df`` as a list of row tuples of plain Python values (shape: len(df) x ncols)."""
+    cols = [df[c].astype(object).tolist() for c in df.columns]
+    return [tuple(_py_value(v) for v in row) for row in zip(*cols)]
+
+
+def check_params(statement: str, n_params: int) -> None:
+    """Refuse a statement SQL Server would reject for having too many parameters."""
+    if n_params >= MAX_PARAMS:
+        raise BadInput(
+            f"{n_params} parameters in one statement; SQL Server allows fewer than "
+            f"{MAX_PARAMS}: {statement[:80]}"
+        )
+
+
+def stage_name(table: str) -> str:
+    """The session-local staging table of ``table``."""
+    return f"#stage_{ident(table)}"[:116]
+
+
+# ---------------------------------------------------------------------------------------
+# The Database implementation
+# ---------------------------------------------------------------------------------------
+class SqlServerDatabase(Database):
+    """The FA database on SQL Server, over one DBAPI (pyodbc) connection.
+
+    ``connection`` is a pyodbc connection (or anything with ``cursor()``, ``commit()``,
+    ``rollback()``, ``close()`` and an ``autocommit`` attribute, as in the unit tests).
+    Outside :meth:`transaction` every statement autocommits; inside, nothing is committed
+    until the block ends without an exception, and everything is rolled back otherwise.
+    """
+
+    dialect = "sqlserver"
+
+    def __init__(self, connection: Any, chunk_size: int = 10_000, secrets: Sequence[str] = ()):
+        if not isinstance(chunk_size, int) or chunk_size <= 0:
+            raise BadInput(f"write chunk size must be a positive whole number (got {chunk_size!r})")
+        self._con = connection
+        self._chunk = chunk_size
+        self._secrets = tuple(s for s in secrets if s)
+        self._in_tx = False
+        self._con.autocommit = True
+
+    # Primitives -------------------------------------------------------------------------
+    def _cursor(self) -> Any:
+        return self._con.cursor()
+
+    def _fail(self, exc: Exception, sql: str) -> DataError:
+        text = mask_secrets(str(exc), self._secrets)
+        return DataError(f"SQL Server: {text} (statement: {sql.strip()[:120]})")
+
+    def query_df(self, sql: str, params: Sequence = ()) -> pd.DataFrame:
+        """Run a query; DATE/DATETIME columns come back as datetime64, DECIMAL as float.
+
+        Those are the dtypes DuckDB returns, so callers see the same frame on both engines.
+        """
+        params = [_py_value(p) for p in params]
+        check_params(sql, len(params))
+        cur = self._cursor()
+        try:
+            cur.execute(sql, params) if params else cur.execute(sql)
+            if cur.description is None:
+                return pd.DataFrame()
+            names = [d[0] for d in cur.description]
+            kinds = [d[1] for d in cur.description]
+            rows = [tuple(r) for r in cur.fetchall()]
+        except Exception as exc:
+            if _is_driver_error(exc):
+                raise self._fail(exc, sql) from None
+            raise
+        finally:
+            cur.close()
+        df = pd.DataFrame.from_records(rows, columns=names) if rows else pd.DataFrame(
+            {n: pd.Series([], dtype=object) for n in names}
+        )
+        for name, kind in zip(names, kinds):
+            if kind in (date, datetime):
+                df[name] = pd.to_datetime(df[name])
+            elif kind is Decimal:
+                df[name] = pd.to_numeric(df[name], errors="coerce").astype("float64")
+        return df
+
+    def execute(self, sql: str, params: Sequence = ()) -> None:
+        params = [_py_value(p) for p in params]
+        check_params(sql, len(params))
+        cur = self._cursor()
+        try:
+            cur.execute(sql, params) if params else cur.execute(sql)
+        except Exception as exc:
+            if _is_driver_error(exc):
+                raise self._fail(exc, sql) from None
+            raise
+        finally:
+            cur.close()
+
+    def table_exists(self, table: str) -> bool:
+        df = self.query_df(
+            "SELECT 1 AS found FROM INFORMATION_SCHEMA.TABLES "
+            "WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
+            [SCHEMA, ident(table)],
+        )
+        return not df.empty
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One transaction; nested use joins the outer one."""
+        if self._in_tx:
+            yield
+            return
+        self._con.autocommit = False  # pyodbc: the next statement opens a transaction
+        self._in_tx = True
+        try:
+            yield
+        except BaseException:
+            try:
+                self._con.rollback()
+            except Exception:  # a dead connection: the server rolls back by itself
+                pass
+            raise
+        else:
+            self._con.commit()
+        finally:
+            self._in_tx = False
+            self._con.autocommit = True
+
+    # Bulk writing -----------------------------------------------------------------------
+    def _stage(self, table: str, df: pd.DataFrame) -> tuple[str, str]:
+        """Load ``df`` into a fresh #temp table shaped like the target's columns.
+
+        Returns (staging table name, column list). ``SELECT TOP 0 ... INTO`` gives the stage
+        exactly the target's types, so the driver binds parameters as the target expects.
+        """
+        cols = [ident(c) for c in df.columns]
+        if not cols:
+            raise BadInput(f"nothing to write to {table}: the frame has no columns")
+        check_params(f"INSERT INTO {stage_name(table)}", len(cols))
+        stage = stage_name(table)
+        col_sql = ", ".join(cols)
+        self.execute(f"DROP TABLE IF EXISTS {stage}")
+        self.execute(f"SELECT TOP 0 {col_sql} INTO {stage} FROM {SCHEMA}.{ident(table)}")
+        insert = f"INSERT INTO {stage} ({col_sql}) VALUES ({', '.join('?' for _ in cols)})"
+        rows = rows_of(df)
+        cur = self._cursor()
+        try:
+            cur.fast_executemany = True
+            for start in range(0, len(rows), self._chunk):
+                cur.executemany(insert, rows[start:start + self._chunk])
+        except Exception as exc:
+            if _is_driver_error(exc):
+                raise self._fail(exc, insert) from None
+            raise
+        finally:
+            cur.close()
+        return stage, col_sql
+
+    def _insert_from_stage(self, table: str, stage: str, col_sql: str) -> None:
+        self.execute(
+            f"INSERT INTO {SCHEMA}.{ident(table)} WITH (TABLOCK) ({col_sql}) "
+            f"SELECT {col_sql} FROM {stage}"
+        )
+        self.execute(f"DROP TABLE {stage}")
+
+    def insert_df(self, table: str, df: pd.DataFrame) -> int:
+        """Stage ``df`` and insert it into ``table`` (joins the caller's transaction)."""
+        if df.empty:
+            return 0
+        with self.transaction():
+            stage, col_sql = self._stage(table, df)
+            self._insert_from_stage(table, stage, col_sql)
+        return len(df)
+
+    def replace_rows(
+        self, table: str, df: pd.DataFrame, where_sql: str, where_params: Sequence = ()
+    ) -> int:
+        """Stage ``df``, then DELETE the rows matching ``where_sql`` and INSERT the stage.
+
+        All of it is one transaction: on any error nothing is deleted and nothing inserted.
+        Staging comes first so the target is locked only for the DELETE + INSERT.
+        """
+        with self.transaction():
+            staged = self._stage(table, df) if not df.empty else None
+            self.execute(f"DELETE FROM {SCHEMA}.{ident(table)} WHERE {where_sql}", where_params)
+            if staged is not None:
+                self._insert_from_stage(table, *staged)
+        return len(df)
+
+    def append_rows(self, table: str, df: pd.DataFrame) -> int:
+        with self.transaction():
+            return self.insert_df(table, df)
+
+    # Pipeline lock (hook point) ---------------------------------------------------------
+    @contextmanager
+    def pipeline_lock(self, name: str = "first_buy_pipeline", timeout_ms: int = 0) -> Iterator[None]:
+        """Hold an exclusive session-level application lock (sp_getapplock) while inside.
+
+        Raises LockHeld when another session holds it for longer than ``timeout_ms``.
+        """
+        sql = (
+            "SET NOCOUNT ON; DECLARE @rc INT; "
+            "EXEC @rc = sp_getapplock @Resource = ?, @LockMode = 'Exclusive', "
+            "@LockOwner = 'Session', @LockTimeout = ?; SELECT @rc AS rc"
+        )
+        got = self.query_df(sql, [ident(name), int(timeout_ms)])
+        rc = int(got.iloc[0, 0]) if not got.empty else -999
+        if rc < 0:
+            raise LockHeld(f"another pipeline run holds the lock {name!r} on SQL Server (sp_getapplock {rc})")
+        try:
+            yield
+        finally:
+            self.execute(
+                "EXEC sp_releaseapplock @Resource = ?, @LockOwner = 'Session'", [ident(name)]
+            )
+
+    def close(self) -> None:
+        self._con.close()
+
+
+def _is_driver_error(exc: Exception) -> bool:
+    """True for a DBAPI error (pyodbc.Error and friends), which may quote server text."""
+    return any(cls.__name__ in ("Error", "DatabaseError", "InterfaceError")
+               for cls in type(exc).__mro__)
+
+
+def open_sqlserver_target(settings: Settings, env: Mapping[str, str] | None = None) -> SqlServerDatabase:
+    """Connect to the FA database (called by ml.db.open_target when FA_ENGINE=sqlserver)."""
+    cfg = sqlserver_config(env)
+    engine = _engine(cfg, cfg.database)
+    try:
+        raw = engine.raw_connection()
+    except Exception as exc:
+        engine.dispose()
+        raise DataError(
+            f"cannot connect to SQL Server {cfg.host} database {cfg.database}: "
+            f"{mask_secrets(str(getattr(exc, 'orig', exc)), [cfg.password])}"
+        ) from None
+    return SqlServerDatabase(raw, chunk_size=settings.write_chunk_size, secrets=[cfg.password or ""])

@@ -1,0 +1,367 @@
+"""The SQL Server writer, tested on what it sends.
+
+No SQL Server is reachable here: a fake DBAPI connection (tools/fake_dbapi.py) records
+every statement with its parameters, every commit/rollback/autocommit switch, which
+statements a commit made durable, and can be told to fail at a given statement.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import sqlglot
+
+from ml.config import load_settings
+from ml.db import create_table_sql, open_target
+from ml.db_sqlserver import (
+    MAX_PARAMS,
+    SqlServerDatabase,
+    mask_secrets,
+    odbc_connection_string,
+    open_sqlserver_target,
+    rows_of,
+    sqlalchemy_url,
+    sqlserver_config,
+)
+from ml.errors import BadInput, DataError, LockHeld
+from tools.fake_dbapi import FakeConnection
+from tools.tsql_scan import ERROR, check_sql
+
+ROOT = Path(__file__).resolve().parents[2]
+ENV = {
+    "FA_SQLSERVER_HOST": "sql01.example.local",
+    "FA_SQLSERVER_USER": "fa_writer",
+    "FA_SQLSERVER_PASSWORD": "s3cr;et}pw",
+}
+
+
+def frame(n: int) -> pd.DataFrame:
+    """n score rows for Score_Date 2025-08-20 (4 columns)."""
+    return pd.DataFrame({
+        "Score_Date": [date(2025, 8, 20)] * n,
+        "Depot_Number": [f"{i:08d}" for i in range(n)],
+        "p_buy_7d": np.linspace(0.0, 0.5, n),
+        "scored_at": [pd.Timestamp("2025-08-21 06:00:00")] * n,
+    })
+
+
+def replace(con: FakeConnection, n: int, chunk: int = 10) -> int:
+    db = SqlServerDatabase(con, chunk_size=chunk)
+    return db.replace_rows("CD_FA_BUY_DEMO_ML", frame(n), "Score_Date = ?", [date(2025, 8, 20)])
+
+
+# ---- what a successful replace sends -------------------------------------------------
+def test_replace_stages_in_chunks_then_deletes_and_inserts_with_tablock():
+    con = FakeConnection()
+    assert replace(con, 25, chunk=10) == 25
+    sqls = [c.sql for c in con.statements]
+    assert sqls == [
+        "DROP TABLE IF EXISTS #stage_CD_FA_BUY_DEMO_ML",
+        "SELECT TOP 0 Score_Date, Depot_Number, p_buy_7d, scored_at INTO #stage_CD_FA_BUY_DEMO_ML "
+        "FROM dbo.CD_FA_BUY_DEMO_ML",
+        *["INSERT INTO #stage_CD_FA_BUY_DEMO_ML (Score_Date, Depot_Number, p_buy_7d, scored_at) "
+          "VALUES (?, ?, ?, ?)"] * 3,
+        "DELETE FROM dbo.CD_FA_BUY_DEMO_ML WHERE Score_Date = ?",
+        "INSERT INTO dbo.CD_FA_BUY_DEMO_ML WITH (TABLOCK) (Score_Date, Depot_Number, p_buy_7d, "
+        "scored_at) SELECT Score_Date, Depot_Number, p_buy_7d, scored_at FROM #stage_CD_FA_BUY_DEMO_ML",
+        "DROP TABLE #stage_CD_FA_BUY_DEMO_ML",
+    ]
+    many = [c for c in con.statements if c.kind == "executemany"]
+    assert [len(c.params) for c in many] == [10, 10, 5]
+    assert all(c.fast_executemany for c in many)
+    # every row reached the stage exactly once, in order
+    sent = [row[1] for c in many for row in c.params]
+    assert sent == [f"{i:08d}" for i in range(25)]
+
+
+def test_replace_is_one_transaction_committed_once():
+    con = FakeConnection()
+    replace(con, 3)
+    assert con.count("commit") == 1 and con.count("rollback") == 0
+    # every statement ran with autocommit off, i.e. inside the transaction ...
+    assert all(not c.autocommit for c in con.statements)
+    # ... which was opened before the first and closed after the commit
+    kinds = [(c.kind, c.params) if c.kind == "autocommit" else c.kind for c in con.calls]
+    assert kinds[:2] == [("autocommit", True), ("autocommit", False)]
+    assert kinds[-2:] == ["commit", ("autocommit", True)]
+    assert len(con.committed) == len(con.statements)
+
+
+def test_chunk_size_comes_from_settings(monkeypatch, tmp_path):
+    cfg = tmp_path / "fund.yml"
+    cfg.write_text((ROOT / "config" / "fund.yml").read_text().replace(
+        "write_chunk_size: 10000", "write_chunk_size: 7"))
+    settings = load_settings({"FA_CONFIG": str(cfg), "FA_ENGINE": "sqlserver"})
+    con = FakeConnection()
+
+    class Engine:
+        def raw_connection(self):
+            return con
+
+    monkeypatch.setattr("ml.db_sqlserver._engine", lambda cfg, database: Engine())
+    db = open_sqlserver_target(settings, env=ENV)
+    db.replace_rows("CD_FA_BUY_DEMO_ML", frame(20), "Score_Date = ?", [date(2025, 8, 20)])
+    assert [len(c.params) for c in con.statements if c.kind == "executemany"] == [7, 7, 6]
+
+
+def test_empty_frame_only_deletes():
+    con = FakeConnection()
+    assert replace(con, 0) == 0
+    assert [c.sql for c in con.statements] == ["DELETE FROM dbo.CD_FA_BUY_DEMO_ML WHERE Score_Date = ?"]
+    assert con.count("commit") == 1
+
+
+def test_append_is_one_transaction_with_tablock():
+    con = FakeConnection()
+    db = SqlServerDatabase(con, chunk_size=4)
+    assert db.append_rows("FA_MODEL_EVAL", frame(9)) == 9
+    assert con.count("commit") == 1
+    assert [len(c.params) for c in con.statements if c.kind == "executemany"] == [4, 4, 1]
+    assert not any(c.sql.startswith("DELETE") for c in con.statements)
+    assert any("INSERT INTO dbo.FA_MODEL_EVAL WITH (TABLOCK)" in c.sql for c in con.statements)
+
+
+def test_insert_df_joins_the_callers_transaction():
+    con = FakeConnection()
+    db = SqlServerDatabase(con, chunk_size=100)
+    with db.transaction():
+        db.execute("DELETE FROM dbo.FA_MODEL_REGISTRY WHERE version = ?", ["v1"])
+        db.insert_df("FA_MODEL_REGISTRY", frame(2))
+        assert con.count("commit") == 0
+    assert con.count("commit") == 1
+
+
+# ---- failures roll everything back ---------------------------------------------------
+@pytest.mark.parametrize("fail_at, label", [
+    (2, "creating the stage"),
+    (4, "second chunk"),
+    (6, "DELETE"),
+    (7, "INSERT WITH (TABLOCK)"),
+])
+def test_failure_rolls_back_and_commits_nothing(fail_at, label):
+    con = FakeConnection(fail_at=fail_at, error_text="[42000] boom near 'PWD=s3cr;et}pw'")
+    with pytest.raises(DataError) as err:
+        replace(con, 25, chunk=10)
+    assert con.count("rollback") == 1, label
+    assert con.count("commit") == 0, label
+    assert con.committed == [], label
+    assert "s3cr" not in str(err.value) and "PWD=***" in str(err.value)
+    assert con.autocommit is True  # the connection is usable again afterwards
+
+
+def test_failure_before_delete_sends_no_delete():
+    con = FakeConnection(fail_at=4)
+    with pytest.raises(DataError):
+        replace(con, 25, chunk=10)
+    assert not any(c.sql.startswith("DELETE") for c in con.statements)
+
+
+def test_non_driver_errors_also_roll_back():
+    con = FakeConnection()
+    db = SqlServerDatabase(con)
+    with pytest.raises(ZeroDivisionError):
+        with db.transaction():
+            db.execute("DELETE FROM dbo.T WHERE a = ?", [1])
+            1 / 0
+    assert con.count("rollback") == 1 and con.committed == []
+
+
+def test_rollback_failure_does_not_hide_the_error():
+    con = FakeConnection(fail_at=1)
+
+    def broken_rollback():
+        raise OSError("link down")
+
+    con.rollback = broken_rollback
+    db = SqlServerDatabase(con)
+    with pytest.raises(DataError, match="simulated failure"):
+        db.replace_rows("T", frame(1), "Score_Date = ?", [date(2025, 8, 20)])
+
+
+# ---- parameter counts ----------------------------------------------------------------
+def test_every_statement_stays_under_the_parameter_limit():
+    con = FakeConnection()
+    replace(con, 25_000, chunk=10_000)
+    for call in con.statements:
+        if call.kind == "executemany":
+            # one statement per row: each carries one row's parameters
+            assert {len(row) for row in call.params} == {call.sql.count("?")} == {4}
+            assert len(call.params) <= 10_000
+        else:
+            assert len(call.params) == call.sql.count("?") < MAX_PARAMS
+        # never a multi-row VALUES list
+        assert not re.search(r"VALUES\s*\([^)]*\)\s*,\s*\(", call.sql)
+
+
+def test_frame_too_wide_for_one_statement_is_refused_before_sending():
+    wide = pd.DataFrame([list(range(MAX_PARAMS))], columns=[f"c{i}" for i in range(MAX_PARAMS)])
+    con = FakeConnection()
+    with pytest.raises(BadInput, match="2100"):
+        SqlServerDatabase(con).append_rows("T", wide)
+    assert con.statements == [] and con.count("rollback") == 1
+
+
+def test_query_with_too_many_parameters_is_refused():
+    con = FakeConnection()
+    with pytest.raises(BadInput):
+        SqlServerDatabase(con).query_df("SELECT 1", list(range(MAX_PARAMS)))
+    assert con.statements == []
+
+
+def test_no_multi_row_to_sql_anywhere():
+    for path in list((ROOT / "ml").glob("*.py")) + [ROOT / "orchestrate.py"]:
+        text = path.read_text()
+        assert not re.search(r"method\s*=\s*[\"']multi", text), path
+    assert ".to_sql(" not in (ROOT / "ml" / "db_sqlserver.py").read_text()
+
+
+# ---- values --------------------------------------------------------------------------
+def test_rows_are_plain_python_values_with_none_for_missing():
+    df = pd.DataFrame({
+        "d": [date(2025, 1, 2), None],
+        "f": [1.5, np.nan],
+        "i": pd.array([3, None], dtype="Int64"),
+        "s": pd.array(["a", None], dtype="str"),
+        "t": [pd.Timestamp("2025-01-02 03:04:05"), pd.NaT],
+        "m": [Decimal("1.10"), None],
+    })
+    rows = rows_of(df)
+    assert rows[0] == (date(2025, 1, 2), 1.5, 3, "a", datetime(2025, 1, 2, 3, 4, 5), Decimal("1.10"))
+    assert type(rows[0][2]) is int and type(rows[0][4]) is datetime
+    assert rows[1] == (None,) * 6
+
+
+def test_query_df_returns_duckdb_like_dtypes():
+    con = FakeConnection()
+    con.respond("FROM dbo.CD_FA_AGG_BUY_DEMO", ["Score_Date", "Cash", "Depot_Number"],
+                [(date(2025, 8, 20), Decimal("10.50"), "001")], types=[date, Decimal, str])
+    df = SqlServerDatabase(con).query_df("SELECT Score_Date, Cash, Depot_Number FROM dbo.CD_FA_AGG_BUY_DEMO")
+    assert str(df["Score_Date"].dtype).startswith("datetime64")
+    assert df["Cash"].dtype == "float64" and df["Cash"].iloc[0] == 10.5
+    assert df["Depot_Number"].iloc[0] == "001"
+
+
+def test_table_exists_asks_information_schema():
+    con = FakeConnection()
+    con.respond("INFORMATION_SCHEMA.TABLES", ["found"], [(1,)], types=[int])
+    assert SqlServerDatabase(con).table_exists("FA_MODEL_REGISTRY") is True
+    assert con.statements[-1].params == ["dbo", "FA_MODEL_REGISTRY"]
+    assert SqlServerDatabase(FakeConnection()).table_exists("FA_MODEL_REGISTRY") is False
+
+
+# ---- DDL and statements are T-SQL ----------------------------------------------------
+def test_ddl_parses_as_tsql_with_a_clustered_key():
+    ddl = create_table_sql(
+        "sqlserver", "FA_MODEL_REGISTRY",
+        [("target_code", "key"), ("horizon", "int"), ("version", "key"), ("metrics_json", "text"),
+         ("trained_at", "timestamp"), ("auc", "float"), ("amount", "money"), ("train_start", "date")],
+        primary_key=["target_code", "horizon", "version"],
+    )
+    assert "PRIMARY KEY CLUSTERED (target_code, horizon, version)" in ddl
+    sqlglot.parse_one(ddl, read="tsql")
+    n, findings = check_sql(ddl, "ddl")
+    assert n == 1 and [f for f in findings if f.severity == ERROR] == []
+
+
+def test_every_statement_the_writer_sends_passes_the_tsql_check():
+    con = FakeConnection()
+    con.respond("sp_getapplock", ["rc"], [(0,)], types=[int])
+    db = SqlServerDatabase(con, chunk_size=5)
+    db.replace_rows("CD_FA_BUY_DEMO_ML", frame(12), "Score_Date BETWEEN ? AND ?",
+                    [date(2025, 8, 1), date(2025, 8, 20)])
+    db.append_rows("FA_MODEL_EVAL", frame(3))
+    db.table_exists("FA_MODEL_EVAL")
+    with db.pipeline_lock():
+        pass
+    for call in con.statements:
+        n, findings = check_sql(call.sql, call.sql[:40])
+        assert n >= 1 and [f for f in findings if f.severity == ERROR] == [], call.sql
+
+
+# ---- connection settings -------------------------------------------------------------
+def test_config_needs_a_host_and_a_login():
+    with pytest.raises(BadInput, match="FA_SQLSERVER_HOST"):
+        sqlserver_config({})
+    with pytest.raises(BadInput, match="FA_SQLSERVER_USER"):
+        sqlserver_config({"FA_SQLSERVER_HOST": "h"})
+    with pytest.raises(BadInput, match="FA_SQLSERVER_ENCRYPT"):
+        sqlserver_config({**ENV, "FA_SQLSERVER_ENCRYPT": "maybe"})
+    with pytest.raises(BadInput, match="FA_SQLSERVER_DATABASE"):
+        sqlserver_config({**ENV, "FA_SQLSERVER_DATABASE": "FA;DROP"})
+
+
+def test_connection_string_defaults_driver18_encrypted_and_source_provisionen():
+    cfg = sqlserver_config(ENV)
+    assert cfg.source_database == "Provisionen" and cfg.database == "FA"
+    text = odbc_connection_string(cfg, cfg.database)
+    assert text.startswith("DRIVER={ODBC Driver 18 for SQL Server};Server=sql01.example.local,1433;Database=FA;")
+    assert "Encrypt=yes" in text and "TrustServerCertificate=no" in text
+    assert "PWD={s3cr;et}}pw}" in text  # braced: ';' and '}' cannot break the string
+    src = odbc_connection_string(cfg, cfg.source_database)
+    assert "Database=Provisionen" in src
+
+
+def test_trusted_connection_sends_no_user():
+    cfg = sqlserver_config({"FA_SQLSERVER_HOST": "h", "FA_SQLSERVER_TRUSTED_CONNECTION": "yes",
+                            "FA_SQLSERVER_TRUST_CERT": "yes"})
+    text = odbc_connection_string(cfg, "FA")
+    assert "Trusted_Connection=Yes" in text and "UID=" not in text
+    assert "TrustServerCertificate=yes" in text
+
+
+def test_password_never_shown():
+    cfg = sqlserver_config(ENV)
+    assert "s3cr" not in repr(cfg)
+    assert "s3cr" not in repr(sqlalchemy_url(cfg, "FA"))
+    assert "s3cr" not in str(sqlalchemy_url(cfg, "FA"))
+    assert mask_secrets("DRIVER={x};PWD={s3cr;et}}pw};Encrypt=yes") == "DRIVER={x};PWD=***;Encrypt=yes"
+    assert mask_secrets("login failed for pw s3cr;et}pw", ["s3cr;et}pw"]) == "login failed for pw ***"
+
+
+def test_missing_odbc_library_is_a_clear_bad_input(monkeypatch):
+    monkeypatch.setitem(sys.modules, "pyodbc", None)  # import pyodbc -> ImportError
+    settings = load_settings({"FA_ENGINE": "sqlserver"})
+    for key, value in ENV.items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(BadInput, match="ODBC Driver 18.*docs/sqlserver.md"):
+        open_target(settings)
+
+
+def test_connect_failure_is_a_data_error_without_the_password(monkeypatch):
+    class Engine:
+        def raw_connection(self):
+            raise RuntimeError("Login failed; connection string PWD=s3cr;et}pw;")
+
+        def dispose(self):
+            pass
+
+    monkeypatch.setattr("ml.db_sqlserver._engine", lambda cfg, database: Engine())
+    settings = load_settings({"FA_ENGINE": "sqlserver"})
+    with pytest.raises(DataError, match="cannot connect to SQL Server sql01.example.local") as err:
+        open_sqlserver_target(settings, env=ENV)
+    assert "s3cr" not in str(err.value)
+
+
+# ---- lock hook -----------------------------------------------------------------------
+def test_pipeline_lock_raises_lock_held_when_taken():
+    con = FakeConnection()
+    con.respond("sp_getapplock", ["rc"], [(-1,)], types=[int])
+    with pytest.raises(LockHeld):
+        with SqlServerDatabase(con).pipeline_lock("first_buy"):
+            pass
+    assert not any("sp_releaseapplock" in c.sql for c in con.statements)
+
+
+def test_pipeline_lock_is_released():
+    con = FakeConnection()
+    con.respond("sp_getapplock", ["rc"], [(0,)], types=[int])
+    with SqlServerDatabase(con).pipeline_lock("first_buy"):
+        pass
+    assert "sp_releaseapplock" in con.statements[-1].sql

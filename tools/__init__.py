@@ -1,0 +1,1 @@
+"""Developer tools (offline checks); not part of the pipeline package."""

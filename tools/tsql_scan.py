@@ -1,0 +1,319 @@
+"""Static T-SQL checks: does a statement parse as T-SQL, and does it use anything SQL Server lacks?
+
+No SQL Server is reachable where the pipeline is developed, so every statement meant for
+it is checked here instead: parsed with sqlglot (``read="tsql"``) and scanned for the
+constructs of other dialects that SQL Server rejects or, worse, accepts with another meaning.
+
+sqlglot's T-SQL reader is lenient: it silently *translates* ``a::int``, ``LIMIT``, ``||``,
+``true``, ``ILIKE``, ``CAST(x AS DOUBLE)`` and ``NOW()`` into T-SQL. Parsing alone therefore
+proves little; the scan works on the raw token stream (so text inside string literals and
+comments never counts) and on the parsed tree (nesting, window frames, boolean predicates).
+
+Two clauses sqlglot cannot parse although they are valid T-SQL are removed before parsing
+(and only then): ``OPTION (...)`` query hints (dbt-sqlserver appends them after DELETE and
+MERGE) and the ``WITH (TABLOCK)`` table hint between ``INSERT INTO target`` and its column list.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ParseError, TokenError
+
+ERROR, WARN = "error", "warn"
+
+# Function names that exist in DuckDB / Postgres but not in SQL Server (or mean something else).
+FOREIGN_FUNCTIONS = {
+    "now": "use GETDATE() / SYSDATETIME()",
+    "today": "use CAST(GETDATE() AS DATE)",
+    "date_diff": "use DATEDIFF(day, a, b)",
+    "date_add": "use DATEADD(day, n, d)",
+    "date_sub": "use DATEADD(day, -n, d)",
+    "date_trunc": "use DATEFROMPARTS / DATETRUNC (2022+) via a dispatched macro",
+    "date_part": "use DATEPART(part, d)",
+    "make_date": "use DATEFROMPARTS(y, m, d)",
+    "strftime": "use FORMAT / CONVERT",
+    "strptime": "use CONVERT / TRY_CONVERT",
+    "epoch": "use DATEDIFF(second, '1970-01-01', d)",
+    "extract": "use DATEPART(part, d)",
+    "length": "use LEN()",
+    "substr": "use SUBSTRING(s, start, length)",
+    "strpos": "use CHARINDEX(needle, haystack)",
+    "position": "use CHARINDEX(needle, haystack)",
+    "ifnull": "use ISNULL / COALESCE",
+    "nvl": "use ISNULL / COALESCE",
+    "count_if": "use SUM(CASE WHEN ... THEN 1 ELSE 0 END)",
+    "bool_and": "use MIN(CASE ...)",
+    "bool_or": "use MAX(CASE ...)",
+    "any_value": "use MIN/MAX",
+    "arg_max": "use ROW_NUMBER()",
+    "arg_min": "use ROW_NUMBER()",
+    "max_by": "use ROW_NUMBER()",
+    "min_by": "use ROW_NUMBER()",
+    "array_agg": "not available",
+    "list": "not available",
+    "unnest": "not available",
+    "struct_pack": "not available",
+    "regexp_matches": "not available (LIKE patterns only)",
+    "regexp_replace": "not available",
+    "regexp_extract": "not available",
+    "contains": "CONTAINS is full-text search in SQL Server: use CHARINDEX",
+    "starts_with": "use LIKE 'x%'",
+    "last_day": "use EOMONTH(d)",
+    "trunc": "use FLOOR / CAST",
+    "range": "not available: use a calendar table",
+    "epoch_ms": "not available",
+    "to_date": "use CONVERT(date, ...)",
+    "to_timestamp": "use DATEADD(second, ...)",
+    "list_value": "not available",
+}
+# Only in SQL Server 2022+ / Azure SQL: allowed, but said out loud.
+NEWER_FUNCTIONS = {"greatest", "least", "generate_series", "datetrunc", "date_bucket"}
+
+# Types with no (or another) meaning in SQL Server.
+FOREIGN_TYPES = {
+    "DOUBLE": "use FLOAT",
+    "BOOLEAN": "SQL Server has no boolean type: use BIT or INT 0/1",
+    "BOOL": "SQL Server has no boolean type: use BIT or INT 0/1",
+    "TIMESTAMP": "TIMESTAMP is ROWVERSION in SQL Server: use DATETIME2",
+    "TIMESTAMPTZ": "use DATETIMEOFFSET",
+    "STRING": "use VARCHAR(n) / NVARCHAR(n)",
+    "TEXT": "deprecated: use VARCHAR(MAX)",
+    "HUGEINT": "use DECIMAL(38,0)",
+    "UBIGINT": "not available",
+    "UINTEGER": "not available",
+    "INTERVAL": "not available: use DATEADD",
+    "JSON": "not a type: use NVARCHAR(MAX)",
+}
+_STRING_TYPES = {"VARCHAR", "NVARCHAR", "CHAR", "NCHAR"}
+_PREDICATES = (
+    exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.And, exp.Or, exp.Not, exp.Like,
+    exp.ILike, exp.In, exp.Is, exp.Between, exp.Exists, exp.NullSafeEQ, exp.NullSafeNEQ,
+)
+
+
+@dataclass(frozen=True)
+class Finding:
+    where: str      # model name or statement label
+    rule: str       # short rule id, e.g. "double-colon-cast"
+    detail: str
+    severity: str = ERROR
+
+    def __str__(self) -> str:
+        return f"{self.severity.upper():5} {self.where}: [{self.rule}] {self.detail}"
+
+
+_OPTION_RE = re.compile(r"\bOPTION\s*\((?:[^()]|\([^()]*\))*\)", re.IGNORECASE)
+_INSERT_HINT_RE = re.compile(
+    r"(\bINSERT\s+INTO\s+[\w.\[\]\"#]+)\s+WITH\s*\(\s*[A-Za-z_]+(?:\s*,\s*[A-Za-z_]+)*\s*\)",
+    re.IGNORECASE,
+)
+_NULLS_ORDER_RE = re.compile(r"\bNULLS\s+(FIRST|LAST)\b", re.IGNORECASE)
+
+
+def for_sqlglot(sql: str) -> str:
+    """``sql`` without the two valid T-SQL clauses sqlglot cannot parse (see module doc)."""
+    return _INSERT_HINT_RE.sub(r"\1", _OPTION_RE.sub("", sql))
+
+
+def _tokens(sql: str):
+    return sqlglot.tokenize(sql, read="tsql")
+
+
+def scan_tokens(sql: str, where: str) -> list[Finding]:
+    """Constructs found in the token stream (string literals and comments are single tokens)."""
+    out: list[Finding] = []
+    try:
+        toks = _tokens(sql)
+    except TokenError as exc:
+        return [Finding(where, "tokenize", str(exc).splitlines()[0])]
+
+    def add(rule: str, detail: str, tok, severity: str = ERROR) -> None:
+        out.append(Finding(where, rule, f"{detail} (line {tok.line})", severity))
+
+    for i, tok in enumerate(toks):
+        kind = tok.token_type.name
+        text = tok.text
+        upper = text.upper()
+        prev = toks[i - 1] if i else None
+        nxt = toks[i + 1] if i + 1 < len(toks) else None
+        if kind == "DCOLON":
+            add("double-colon-cast", "'::' cast: use CAST(x AS type)", tok)
+        elif kind == "DPIPE":
+            add("pipe-concat", "'||' concatenation: use + or CONCAT()", tok)
+        elif kind == "LIMIT" or (kind == "VAR" and upper == "LIMIT"):
+            add("limit", "LIMIT: use TOP (n) or OFFSET/FETCH", tok)
+        elif kind == "ILIKE" or upper == "ILIKE":
+            add("ilike", "ILIKE: use LIKE (case-insensitive collation) or LOWER()", tok)
+        elif kind in ("TRUE", "FALSE"):
+            add("boolean-literal", f"boolean literal {text}: use 1/0", tok)
+        elif kind == "QUALIFY":
+            add("qualify", "QUALIFY: filter ROW_NUMBER() in an outer query", tok)
+        elif kind == "INTERVAL" or upper == "INTERVAL":
+            add("interval", "INTERVAL: use DATEADD(day, n, d)", tok)
+        elif kind == "CURRENT_DATE" or upper == "CURRENT_DATE":
+            add("current-date", "CURRENT_DATE: use CAST(GETDATE() AS DATE)", tok)
+        elif upper in ("DATE", "TIMESTAMP") and nxt is not None and nxt.token_type.name == "STRING" \
+                and (prev is None or prev.token_type.name not in ("ALIAS",)):
+            add("typed-literal", f"{upper} '...' literal: use CAST('yyyy-mm-dd' AS DATE)", tok)
+        elif prev is not None and prev.token_type.name == "ALIAS" and upper in FOREIGN_TYPES \
+                and nxt is not None and nxt.token_type.name in ("R_PAREN", "L_PAREN"):
+            add("foreign-type", f"type {upper}: {FOREIGN_TYPES[upper]}", tok)
+        elif prev is not None and prev.token_type.name == "ALIAS" and upper in _STRING_TYPES \
+                and nxt is not None and nxt.token_type.name == "R_PAREN":
+            add("string-without-length",
+                f"CAST(... AS {upper}) without a length is {upper}(30) in SQL Server", tok)
+        elif nxt is not None and nxt.token_type.name == "L_PAREN" and kind in ("VAR", "IDENTIFIER") \
+                or (nxt is not None and nxt.token_type.name == "L_PAREN" and text.lower() in FOREIGN_FUNCTIONS):
+            name = text.lower()
+            if name in FOREIGN_FUNCTIONS and FOREIGN_FUNCTIONS[name]:
+                add("foreign-function", f"{name}(): {FOREIGN_FUNCTIONS[name]}", tok)
+            elif name in NEWER_FUNCTIONS:
+                add("sqlserver-2022-function", f"{name}() needs SQL Server 2022 or Azure SQL", tok, WARN)
+            elif name in ("datediff", "dateadd", "datepart", "datename") and i + 2 < len(toks) \
+                    and toks[i + 2].token_type.name == "STRING":
+                add("datepart-string", f"{name}('...', ...): the date part is a keyword (day), not a string", tok)
+    for m in _NULLS_ORDER_RE.finditer(sql):
+        if not _inside_literal_or_comment(sql, m.start()):
+            out.append(Finding(where, "nulls-order", f"NULLS {m.group(1).upper()}: not in SQL Server"))
+    if "{{" in sql or "{%" in sql:
+        out.append(Finding(where, "jinja", "uncompiled Jinja left in the SQL"))
+    return out
+
+
+def _inside_literal_or_comment(sql: str, pos: int) -> bool:
+    """Rough: is ``pos`` inside '...' or after -- on its line?"""
+    line_start = sql.rfind("\n", 0, pos) + 1
+    if "--" in sql[line_start:pos]:
+        return True
+    return sql[:pos].count("'") % 2 == 1
+
+
+def _is_nested_with(node: exp.With) -> bool:
+    """A WITH inside a CTE or a subquery (dbt-sqlserver and SQL Server reject both)."""
+    parent = node.parent
+    return parent is not None and any(
+        isinstance(a, (exp.CTE, exp.Subquery)) for a in _ancestors(parent)
+    ) or isinstance(parent, (exp.CTE, exp.Subquery))
+
+
+def _ancestors(node: exp.Expression):
+    while node is not None:
+        yield node
+        node = node.parent
+
+
+def _has_top(select: exp.Select) -> bool:
+    return bool(select.args.get("limit") or select.args.get("offset") or select.args.get("fetch"))
+
+
+def scan_tree(tree: exp.Expression, where: str, is_model: bool) -> list[Finding]:
+    """Constructs found in the parsed statement."""
+    out: list[Finding] = []
+    for w in tree.find_all(exp.With):
+        if _is_nested_with(w):
+            out.append(Finding(where, "nested-cte", "WITH inside a CTE or subquery: flatten the CTEs"))
+    for g in tree.find_all(exp.Group):
+        for e in g.expressions:
+            if isinstance(e, exp.Literal) and not e.is_string:
+                out.append(Finding(where, "group-by-position", f"GROUP BY {e.this}: name the expression"))
+    for spec in tree.find_all(exp.WindowSpec):
+        if str(spec.args.get("kind") or "").upper() == "RANGE":
+            bounds = [spec.args.get("start"), spec.args.get("end")]
+            if not all(_plain_bound(b) for b in bounds):
+                out.append(Finding(where, "range-offset-frame",
+                                   "RANGE frame with an offset: use ROWS over dense daily rows or a calendar join"))
+    for sel in tree.find_all(exp.Select):
+        for proj in sel.expressions:
+            inner = proj.this if isinstance(proj, exp.Alias) else proj
+            if isinstance(inner, _PREDICATES):
+                out.append(Finding(where, "boolean-column",
+                                   f"predicate selected as a value ({proj.sql('tsql')[:60]}): "
+                                   "use CASE WHEN ... THEN 1 ELSE 0 END"))
+        order = sel.args.get("order")
+        is_root = sel is tree or (isinstance(tree, (exp.Insert, exp.Create)) and sel.parent is tree)
+        if order is not None and not _has_top(sel) and (is_model or not is_root):
+            out.append(Finding(where, "order-by-in-view",
+                               "ORDER BY without TOP in a view, CTE or subquery is an error in SQL Server"))
+    conditions = []
+    for cls in (exp.Where, exp.Having):
+        conditions += [n.this for n in tree.find_all(cls)]
+    conditions += [j.args.get("on") for j in tree.find_all(exp.Join) if j.args.get("on") is not None]
+    conditions += [i.this for i in tree.find_all(exp.If)]
+    for cond in conditions:
+        for leaf in _condition_leaves(cond):
+            if isinstance(leaf, (exp.Column, exp.Identifier, exp.Boolean)):
+                out.append(Finding(where, "boolean-column",
+                                   f"{leaf.sql('tsql')} used as a condition: compare it (= 1)"))
+    for rnd in tree.find_all(exp.Round):
+        if rnd.args.get("decimals") is None:
+            out.append(Finding(where, "round-one-arg", "ROUND(x) needs a length in SQL Server: ROUND(x, 0)"))
+    for div in tree.find_all(exp.Div):
+        if not any(_is_non_integer(side) for side in (div.this, div.expression)):
+            out.append(Finding(where, "integer-division",
+                               f"{div.sql('tsql')[:70]}: cast to DECIMAL/FLOAT before dividing "
+                               "(integer division truncates in SQL Server)", WARN))
+    return out
+
+
+def _plain_bound(bound) -> bool:
+    """UNBOUNDED and CURRENT ROW are the only RANGE bounds SQL Server accepts."""
+    if bound is None:
+        return True
+    text = bound.sql("tsql") if isinstance(bound, exp.Expression) else str(bound)
+    return text.strip().upper() in ("UNBOUNDED", "CURRENT ROW")
+
+
+def _condition_leaves(cond: exp.Expression):
+    """The operands of AND/OR/NOT/parentheses: each must itself be a predicate."""
+    if isinstance(cond, (exp.And, exp.Or)):
+        yield from _condition_leaves(cond.this)
+        yield from _condition_leaves(cond.expression)
+    elif isinstance(cond, (exp.Not, exp.Paren)):
+        yield from _condition_leaves(cond.this)
+    else:
+        yield cond
+
+
+def _is_non_integer(node: exp.Expression) -> bool:
+    """True when ``node`` is visibly decimal or float (a cast, a decimal literal, x * 1.0)."""
+    for n in node.walk():
+        if isinstance(n, (exp.Cast, exp.TryCast)):
+            to = n.args.get("to")
+            if to is not None and to.this in (exp.DataType.Type.DECIMAL, exp.DataType.Type.DOUBLE,
+                                              exp.DataType.Type.FLOAT, exp.DataType.Type.MONEY,
+                                              exp.DataType.Type.BIGDECIMAL):
+                return True
+        if isinstance(n, exp.Literal) and not n.is_string and "." in str(n.this):
+            return True
+    return False
+
+
+def check_sql(sql: str, where: str, is_model: bool = False) -> tuple[int, list[Finding]]:
+    """Parse ``sql`` (one or more statements) as T-SQL and scan it.
+
+    Returns (number of statements parsed, findings). A parse failure is an error finding.
+    ``is_model``: the SQL is a dbt model body (dbt-sqlserver wraps it in a view), so an
+    ORDER BY without TOP at the top level is an error too.
+    """
+    findings = scan_tokens(sql, where)
+    try:
+        trees = [t for t in sqlglot.parse(for_sqlglot(sql), read="tsql") if t is not None]
+    except (ParseError, TokenError) as exc:
+        first = str(exc).splitlines()[0]
+        return 0, findings + [Finding(where, "parse", f"not valid T-SQL for sqlglot: {first}")]
+    for tree in trees:
+        findings += scan_tree(tree, where, is_model)
+    return len(trees), _dedupe(findings)
+
+
+def _dedupe(findings: list[Finding]) -> list[Finding]:
+    seen, out = set(), []
+    for f in findings:
+        if f not in seen:
+            seen.add(f)
+            out.append(f)
+    return out
