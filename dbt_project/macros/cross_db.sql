@@ -1,0 +1,80 @@
+{#- Everything that is written differently on DuckDB and SQL Server, one dispatched macro each.
+    default__ is the DuckDB form (the embedded default); sqlserver__ is T-SQL. -#}
+
+{#- Trimmed text (both sides). SQL Server < 2017 has no TRIM(). -#}
+{% macro trim_text(expr) %}{{ return(adapter.dispatch('trim_text')(expr)) }}{% endmacro %}
+{% macro default__trim_text(expr) %}trim({{ expr }}){% endmacro %}
+{% macro sqlserver__trim_text(expr) %}ltrim(rtrim({{ expr }})){% endmacro %}
+
+{#- Predicate: the remark marks a cancellation (rules §3): lower(remark) contains 'storn'.
+    Lower-casing makes DuckDB's case-sensitive LIKE and SQL Server's case-insensitive
+    collation agree. NULL remark -> not a cancellation. -#}
+{% macro is_storno(remark) %}{{ return(adapter.dispatch('is_storno')(remark)) }}{% endmacro %}
+{% macro default__is_storno(remark) %}lower({{ remark }}) like '%storn%'{% endmacro %}
+{% macro sqlserver__is_storno(remark) %}lower({{ remark }}) like '%storn%'{% endmacro %}
+
+{#- Predicate: expr (already trimmed and upper-cased) is of the ISIN form
+    [A-Z]{2}[A-Z0-9]{9}[0-9]. SQL Server: LIKE with character classes under a binary
+    collation, so [A-Z] means exactly the 26 letters. -#}
+{% macro isin_is_valid(expr) %}{{ return(adapter.dispatch('isin_is_valid')(expr)) }}{% endmacro %}
+{% macro default__isin_is_valid(expr) %}regexp_full_match({{ expr }}, '[A-Z]{2}[A-Z0-9]{9}[0-9]'){% endmacro %}
+{% macro sqlserver__isin_is_valid(expr) -%}
+    (len({{ expr }}) = 12
+     and {{ expr }} collate Latin1_General_BIN like
+       '[A-Z][A-Z][A-Z0-9][A-Z0-9][A-Z0-9][A-Z0-9][A-Z0-9][A-Z0-9][A-Z0-9][A-Z0-9][A-Z0-9][0-9]')
+{%- endmacro %}
+
+{#- A date plus n days (n an integer expression); the result is a DATE. -#}
+{% macro add_days(date_expr, n) %}{{ return(adapter.dispatch('add_days')(date_expr, n)) }}{% endmacro %}
+{% macro default__add_days(date_expr, n) %}cast(({{ date_expr }}) + cast({{ n }} as integer) as date){% endmacro %}
+{% macro sqlserver__add_days(date_expr, n) %}dateadd(day, {{ n }}, {{ date_expr }}){% endmacro %}
+
+{#- Whole days from a to b (b - a), an integer. -#}
+{% macro days_between(a, b) %}{{ return(adapter.dispatch('days_between')(a, b)) }}{% endmacro %}
+{% macro default__days_between(a, b) %}cast(date_diff('day', {{ a }}, {{ b }}) as integer){% endmacro %}
+{% macro sqlserver__days_between(a, b) %}datediff(day, {{ a }}, {{ b }}){% endmacro %}
+
+{#- A date as a day number (days since 1970-01-01) and back: lets min/max over dates be
+    carried in integer running sums (see int_feature_deltas). -#}
+{% macro day_number(date_expr) %}{{ days_between("cast('1970-01-01' as date)", date_expr) }}{% endmacro %}
+{% macro from_day_number(n) %}{{ add_days("cast('1970-01-01' as date)", n) }}{% endmacro %}
+
+{#- num / den as a double; NULL when den is 0 or NULL (casts first: no integer division). -#}
+{% macro safe_divide(num, den) %}{{ return(adapter.dispatch('safe_divide')(num, den)) }}{% endmacro %}
+{% macro default__safe_divide(num, den) -%}
+    case when ({{ den }}) = 0 then null else cast({{ num }} as {{ t_double() }}) / cast({{ den }} as {{ t_double() }}) end
+{%- endmacro %}
+{% macro sqlserver__safe_divide(num, den) -%}
+    case when ({{ den }}) = 0 then null else cast({{ num }} as float) / cast({{ den }} as float) end
+{%- endmacro %}
+
+{#- Column types of the outputs. DuckDB's FLOAT is 4 bytes, hence our own double. -#}
+{% macro t_double() %}{{ return(adapter.dispatch('t_double')()) }}{% endmacro %}
+{% macro default__t_double() %}double{% endmacro %}
+{% macro sqlserver__t_double() %}float{% endmacro %}
+
+{% macro t_text(n) %}{{ return(adapter.dispatch('t_text')(n)) }}{% endmacro %}
+{% macro default__t_text(n) %}varchar{% endmacro %}
+{% macro sqlserver__t_text(n) %}varchar({{ n }}){% endmacro %}
+
+{% macro t_int() %}integer{% endmacro %}
+{% macro t_money() %}decimal(18,2){% endmacro %}
+
+{#- One row per day in [start, end] (column Score_Date): a complete FROM-able select. -#}
+{% macro day_spine(start_sql, end_sql) %}{{ return(adapter.dispatch('day_spine')(start_sql, end_sql)) }}{% endmacro %}
+{% macro default__day_spine(start_sql, end_sql) -%}
+    select cast(generate_series as date) as Score_Date
+    from generate_series(cast({{ start_sql }} as timestamp), cast({{ end_sql }} as timestamp), interval 1 day)
+{%- endmacro %}
+{% macro sqlserver__day_spine(start_sql, end_sql) -%}
+    select dateadd(day, digits.n, {{ start_sql }}) as Score_Date
+    from (
+        select d0.d + 10 * d1.d + 100 * d2.d + 1000 * d3.d + 10000 * d4.d as n
+        from (values (0),(1),(2),(3),(4),(5),(6),(7),(8),(9)) as d0(d)
+        cross join (values (0),(1),(2),(3),(4),(5),(6),(7),(8),(9)) as d1(d)
+        cross join (values (0),(1),(2),(3),(4),(5),(6),(7),(8),(9)) as d2(d)
+        cross join (values (0),(1),(2),(3),(4),(5),(6),(7),(8),(9)) as d3(d)
+        cross join (values (0),(1),(2),(3),(4),(5),(6),(7),(8),(9)) as d4(d)
+    ) as digits
+    where digits.n <= datediff(day, {{ start_sql }}, {{ end_sql }})
+{%- endmacro %}
