@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Mapping
+from typing import Iterable, Mapping
 
 import pandas as pd
 
@@ -62,19 +62,22 @@ def empty_frame(table: str) -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series([], dtype="object") for c in SOURCE_TABLES[table]})
 
 
-def write_source_db(path: str | os.PathLike[str], frames: Mapping[str, pd.DataFrame]) -> Path:
+def write_source_db(
+    path: str | os.PathLike[str],
+    frames: Mapping[str, pd.DataFrame] | Iterable[Mapping[str, pd.DataFrame]],
+) -> Path:
     """Write the five source tables into a new DuckDB file at ``path`` (schema ``dbo``).
 
     ``frames`` maps table name -> DataFrame holding (a subset of) the contract columns;
     missing tables are created empty, missing columns are NULL. Values are cast to the
-    contract types by DuckDB. The file is written beside the target and renamed into
-    place, so an existing source is replaced whole or not at all.
+    contract types by DuckDB. ``frames`` may also be an iterable of such mappings (parts
+    appended in order), so a large world is written chunk by chunk in bounded memory.
+    The file is written beside the target and renamed into place, so an existing source
+    is replaced whole or not at all.
     """
     import duckdb
 
-    unknown = set(frames) - set(SOURCE_TABLES)
-    if unknown:
-        raise ValueError(f"unknown source tables: {sorted(unknown)}")
+    parts = [frames] if isinstance(frames, Mapping) else frames
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(target.name + ".tmp")
@@ -86,23 +89,33 @@ def write_source_db(path: str | os.PathLike[str], frames: Mapping[str, pd.DataFr
         for table, columns in SOURCE_TABLES.items():
             ddl = ", ".join(f'"{c}" {t}' for c, t in columns.items())
             con.execute(f"CREATE TABLE dbo.{table} ({ddl})")
-            df = frames.get(table)
-            if df is None or df.empty:
-                continue
-            extra = set(df.columns) - set(columns)
-            if extra:
-                raise ValueError(f"{table}: unknown columns {sorted(extra)}")
-            present = [c for c in columns if c in df.columns]
-            select = ", ".join(f'CAST("{c}" AS {columns[c]}) AS "{c}"' for c in present)
-            con.register("_src_df", df)
-            con.execute(
-                f"INSERT INTO dbo.{table} ({', '.join(chr(34) + c + chr(34) for c in present)}) "
-                f"SELECT {select} FROM _src_df"
-            )
-            con.unregister("_src_df")
+        for part in parts:
+            unknown = set(part) - set(SOURCE_TABLES)
+            if unknown:
+                raise ValueError(f"unknown source tables: {sorted(unknown)}")
+            for table, df in part.items():
+                _insert(con, table, df)
         con.execute("CHECKPOINT")
     finally:
         con.close()
     os.replace(tmp, target)
     Path(str(target) + ".wal").unlink(missing_ok=True)
     return target
+
+
+def _insert(con, table: str, df: pd.DataFrame | None) -> None:
+    """Append one DataFrame to ``dbo.<table>``, cast to the contract types."""
+    columns = SOURCE_TABLES[table]
+    if df is None or df.empty:
+        return
+    extra = set(df.columns) - set(columns)
+    if extra:
+        raise ValueError(f"{table}: unknown columns {sorted(extra)}")
+    present = [c for c in columns if c in df.columns]
+    select = ", ".join(f'CAST("{c}" AS {columns[c]}) AS "{c}"' for c in present)
+    con.register("_src_df", df)
+    con.execute(
+        f"INSERT INTO dbo.{table} ({', '.join(chr(34) + c + chr(34) for c in present)}) "
+        f"SELECT {select} FROM _src_df"
+    )
+    con.unregister("_src_df")
