@@ -28,6 +28,11 @@ test: install
 test-fast: install
 	$(BIN)/python -m pytest -q -m "not slow"
 
+# No SQL Server needed: dbt parse + compile of every model for the sqlserver target, the
+# compiled T-SQL in build/sqlserver/, every statement parsed as T-SQL and scanned.
+check-sqlserver: install
+	$(BIN)/python -m tools.check_sqlserver
+
 bench: install
 	$(BIN)/python -m bench.run
 

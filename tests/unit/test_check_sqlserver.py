@@ -1,0 +1,114 @@
+"""The T-SQL scanner behind `make check-sqlserver`: each forbidden construct is caught,
+valid T-SQL passes, and literals/comments never count."""
+
+from __future__ import annotations
+
+import pytest
+
+from tools.tsql_scan import ERROR, WARN, check_sql, for_sqlglot
+
+BAD = [
+    ("double-colon-cast", "select a::int as x from t"),
+    ("limit", "select a from t order by a limit 5"),
+    ("pipe-concat", "select a || b as x from t"),
+    ("ilike", "select a from t where a ilike '%storn%'"),
+    ("boolean-literal", "select a from t where b = true"),
+    ("boolean-literal", "select case when a = 1 then false else 0 end as x from t"),
+    ("group-by-position", "select a, count(*) as n from t group by 1"),
+    ("range-offset-frame",
+     "select sum(x) over (partition by d order by s range between interval 6 days preceding and current row) as s from t"),
+    ("range-offset-frame", "select sum(x) over (order by s range between 6 preceding and current row) as s from t"),
+    ("interval", "select dateadd(day, 1, d) + interval 1 day as x from t"),
+    ("nested-cte", "with a as (with b as (select 1 as x) select x from b) select x from a"),
+    ("nested-cte", "select x from (with q as (select 1 as x) select x from q) as z"),
+    ("boolean-column", "select a > b as flag from t"),
+    ("boolean-column", "select a from t where is_bad"),
+    ("boolean-column", "select a from t where x = 1 and not is_bad"),
+    ("boolean-column", "select case when is_bad then 1 else 0 end as c from t"),
+    ("foreign-type", "select cast(a as double) as d from t"),
+    ("foreign-type", "select cast(a as boolean) as d from t"),
+    ("foreign-type", "select cast(a as timestamp) as d from t"),
+    ("string-without-length", "select cast(a as varchar) as d from t"),
+    ("foreign-function", "select now() as n from t"),
+    ("foreign-function", "select date_diff('day', a, b) as n from t"),
+    ("foreign-function", "select length(s) as n from t"),
+    ("datepart-string", "select datediff('day', a, b) as n from t"),
+    ("typed-literal", "select a from t where d >= date '2025-01-01'"),
+    ("current-date", "select current_date as d"),
+    ("round-one-arg", "select round(x) as r from t"),
+    ("qualify", "select a from t qualify row_number() over (partition by a order by b) = 1"),
+    ("nulls-order", "select a, row_number() over (order by b desc nulls last) as rn from t"),
+    ("order-by-in-view", "select a from t order by a"),
+    ("parse", "select from where"),
+    ("jinja", "select {{ ref('x') }} as a"),
+]
+
+
+@pytest.mark.parametrize("rule, sql", BAD, ids=[f"{r}-{i}" for i, (r, _) in enumerate(BAD)])
+def test_each_forbidden_construct_is_an_error(rule, sql):
+    _, findings = check_sql(sql, "snippet", is_model=True)
+    assert rule in {f.rule for f in findings if f.severity == ERROR}, findings
+
+
+GOOD = [
+    # import CTEs, T-SQL date arithmetic, a cast ratio, CASE flags, a ROWS frame, TOP
+    """with orders as (
+           select Depot_Number, Order_Date, cast(Amount_EUR as decimal(18,2)) as Amount_EUR,
+                  case when lower(Remark) like '%storn%' then 1 else 0 end as is_cancellation
+           from [Provisionen].[dbo].[cd_Order]
+           where Order_Date >= dateadd(day, -89, cast('2025-08-20' as date))
+       ),
+       daily as (
+           select Depot_Number, Order_Date, count(*) as n,
+                  sum(count(*)) over (partition by Depot_Number order by Order_Date
+                                      rows between 6 preceding and current row) as n_7d
+           from orders
+           where is_cancellation = 0
+           group by Depot_Number, Order_Date
+       )
+       select Depot_Number, Order_Date,
+              cast(n as float) / nullif(cast(n_7d as float), 0) as share,
+              datediff(day, Order_Date, cast('2025-08-20' as date)) as age_days
+       from daily""",
+    "select top (5) a from t order by a",
+    "select 'a || b :: limit true ilike' as s from t -- limit || :: true",
+    "select sum(x) over (order by s range between unbounded preceding and current row) as s from t",
+    "select a, count(*) as n from t group by a",
+    "select cast(a as varchar(20)) as a, cast(b as nvarchar(max)) as b, cast(c as datetime2) as c from t",
+    "delete from dbo.t where x = 1 option (maxdop 1)",
+    "insert into dbo.t with (tablock) (a, b) select a, b from #stage_t",
+    "select a from t where exists (select 1 from u where u.a = t.a)",
+]
+
+
+@pytest.mark.parametrize("sql", GOOD, ids=[f"good-{i}" for i in range(len(GOOD))])
+def test_valid_tsql_has_no_errors(sql):
+    n, findings = check_sql(sql, "snippet", is_model=sql.lstrip().lower().startswith(("with", "select")))
+    assert n >= 1
+    assert [f for f in findings if f.severity == ERROR] == []
+
+
+def test_top_level_order_by_is_fine_outside_models():
+    _, findings = check_sql("select a from t order by a", "query", is_model=False)
+    assert findings == []
+
+
+def test_integer_division_is_a_warning_only():
+    _, findings = check_sql("select count(a) / count(b) as r from t", "snippet")
+    assert [(f.rule, f.severity) for f in findings] == [("integer-division", WARN)]
+    _, findings = check_sql("select cast(count(a) as float) / count(b) as r from t", "snippet")
+    assert findings == []
+
+
+def test_only_hints_sqlglot_cannot_parse_are_removed():
+    assert for_sqlglot("INSERT INTO dbo.t WITH (TABLOCK) (a) SELECT a FROM #s") == \
+        "INSERT INTO dbo.t (a) SELECT a FROM #s"
+    assert for_sqlglot("DELETE FROM t WHERE a = 1 OPTION (LABEL = 'x', MAXDOP 1)").strip() == \
+        "DELETE FROM t WHERE a = 1"
+    cte = "WITH a AS (SELECT 1 AS x) SELECT x FROM a"
+    assert for_sqlglot(cte) == cte
+
+
+def test_several_statements_are_all_parsed():
+    n, findings = check_sql("select 1 as a; select a::int as b from t", "batch")
+    assert n == 2 and [f.rule for f in findings] == ["double-colon-cast"]

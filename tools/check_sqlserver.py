@@ -1,0 +1,202 @@
+"""Offline SQL Server check (``make check-sqlserver``): no server needed.
+
+1. ``dbt parse`` of the project for the ``sqlserver`` target.
+2. ``dbt compile`` of every model (and data test) for SQL Server, with
+   ``--no-populate-cache --no-introspect``, in two forms: full refresh
+   (``force_incremental: false``) and incremental (``force_incremental: true``); the
+   project's ``is_incremental()`` override reads ``force_incremental``. Both pass a
+   start/end date as orchestrate.py does: without them the models look the data horizon
+   up in the source at compile time, which needs a server.
+3. The compiled T-SQL of every model goes to ``build/sqlserver/models/<model>.sql``
+   (plus ``<model>.incremental.sql`` where the incremental form differs); data tests to
+   ``build/sqlserver/tests/``.
+4. The statements the Python writer (ml/db_sqlserver.py) sends, captured with the fake
+   DBAPI connection, go to ``build/sqlserver/python/writer.sql``.
+5. Every statement is parsed as T-SQL (sqlglot) and scanned for constructs SQL Server
+   lacks (tools/tsql_scan.py). Any error finding fails the check (exit 1) with a list.
+
+Usage: python -m tools.check_sqlserver [--out build/sqlserver] [--skip-dbt]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tools.tsql_scan import ERROR, Finding, check_sql  # noqa: E402
+
+DBT_DIR = ROOT / "dbt_project"
+DATE_VARS = {"start_date": "2025-08-01", "end_date": "2025-08-20"}
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _fund_var() -> dict:
+    from ml.config import load_settings
+
+    return load_settings().target.dbt_vars()
+
+
+def run_dbt(args: list[str], target_path: Path) -> None:
+    """One in-process dbt call against the sqlserver target; raises on failure."""
+    from dbt.cli.main import dbtRunner
+
+    cli = [
+        "--quiet", "--no-use-colors", "--log-format", "text",
+        *args,
+        "--project-dir", str(DBT_DIR),
+        "--profiles-dir", str(DBT_DIR),
+        "--target", "sqlserver",
+        "--target-path", str(target_path),
+        "--log-path", str(target_path / "logs"),
+    ]
+    res = dbtRunner().invoke(cli)
+    if not res.success:
+        detail = res.exception or "see " + str(target_path / "logs" / "dbt.log")
+        raise SystemExit(f"check-sqlserver: dbt {args[0]} failed for SQL Server: {detail}")
+
+
+def compile_form(work: Path, form: str, vars_: dict) -> dict[str, dict[str, str]]:
+    """Compile every node for SQL Server; {'model'|'test': {name: compiled T-SQL}}."""
+    target_path = work / f"target_{form}"
+    run_dbt(["compile", "--no-populate-cache", "--no-introspect", "--vars", json.dumps(vars_)],
+            target_path)
+    manifest = json.loads((target_path / "manifest.json").read_text())
+    out: dict[str, dict[str, str]] = {"model": {}, "test": {}}
+    for node in manifest["nodes"].values():
+        kind = node.get("resource_type")
+        if kind in out and node.get("compiled_code") is not None:
+            out[kind][node["name"]] = node["compiled_code"].strip() + "\n"
+    return out
+
+
+def writer_statements() -> list[tuple[str, str]]:
+    """(label, sql) of every statement ml/db_sqlserver.py sends for typical writes."""
+    import pandas as pd
+
+    from ml.db import create_table_sql
+    from ml.db_sqlserver import SqlServerDatabase
+    from tools.fake_dbapi import FakeConnection
+
+    con = FakeConnection()
+    con.respond("sp_getapplock", ["rc"], [(0,)], types=[int])
+    db = SqlServerDatabase(con, chunk_size=2)
+    frame = pd.DataFrame({
+        "Score_Date": [date(2025, 8, 20)] * 3,
+        "Depot_Number": ["0001", "0002", "0003"],
+        "p_buy_7d": [0.1, 0.2, 0.3],
+        "scored_at": [pd.Timestamp("2025-08-21 06:00")] * 3,
+    })
+    db.table_exists("CD_FA_BUY_DEMO_ML")
+    db.ensure_table("CD_FA_BUY_DEMO_ML", [("Score_Date", "date"), ("Depot_Number", "key"),
+                                          ("p_buy_7d", "float"), ("scored_at", "timestamp")],
+                    primary_key=["Score_Date", "Depot_Number"])
+    db.replace_rows("CD_FA_BUY_DEMO_ML", frame, "Score_Date = ?", [date(2025, 8, 20)])
+    db.append_rows("FA_MODEL_EVAL", frame)
+    db.query_df("SELECT Score_Date, COUNT(*) AS n FROM dbo.CD_FA_BUY_DEMO_ML "
+                "WHERE Score_Date BETWEEN ? AND ? GROUP BY Score_Date", [date(2025, 8, 1), date(2025, 8, 20)])
+    with db.pipeline_lock():
+        pass
+    out = [(f"writer#{i + 1} {c.kind}", c.sql) for i, c in enumerate(con.statements)]
+    ddl = create_table_sql(
+        "sqlserver", "FA_MODEL_REGISTRY",
+        [("target_code", "key"), ("horizon", "int"), ("version", "key"), ("n", "bigint"),
+         ("metrics_json", "text"), ("trained_at", "timestamp"), ("ap", "float"),
+         ("amount", "money"), ("train_start", "date")],
+        primary_key=["target_code", "horizon", "version"], not_null=["trained_at"],
+    )
+    return out + [("create_table_sql", ddl)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default=str(ROOT / "build" / "sqlserver"))
+    ap.add_argument("--skip-dbt", action="store_true", help="only the Python writer's statements")
+    args = ap.parse_args(argv)
+    t0 = time.monotonic()
+    out = Path(args.out)
+    if out.exists():
+        shutil.rmtree(out)
+    (out / "models").mkdir(parents=True)
+    (out / "tests").mkdir()
+    (out / "python").mkdir()
+    os.environ["FA_DBT_TARGET"] = "sqlserver"
+    os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+
+    findings: list[Finding] = []
+    parsed = checked = 0
+    n_models = n_tests = n_incremental = 0
+
+    if not args.skip_dbt:
+        work = out / "_dbt"
+        fund = _fund_var()
+        log("check-sqlserver: dbt parse (target sqlserver)")
+        run_dbt(["parse"], work / "target_parse")
+        log("check-sqlserver: dbt compile, full-refresh form")
+        full = compile_form(work, "full", {"fund": fund, "force_incremental": False,
+                                            **DATE_VARS})
+        log("check-sqlserver: dbt compile, incremental form")
+        incr = compile_form(work, "incremental", {"fund": fund, "force_incremental": True,
+                                                   **DATE_VARS})
+        for name, sql in sorted(full["model"].items()):
+            (out / "models" / f"{name}.sql").write_text(sql)
+            units = [(name, sql)]
+            inc_sql = incr["model"].get(name)
+            if inc_sql is not None and inc_sql != sql:
+                (out / "models" / f"{name}.incremental.sql").write_text(inc_sql)
+                units.append((f"{name}.incremental", inc_sql))
+                n_incremental += 1
+            for label, text in units:
+                n, f = check_sql(text, f"model {label}", is_model=True)
+                parsed += n
+                checked += 1
+                findings += f
+            n_models += 1
+        for name, sql in sorted(full["test"].items()):
+            (out / "tests" / f"{name}.sql").write_text(sql)
+            # dbt-sqlserver wraps a test's SQL in a view: the same rules as a model.
+            n, f = check_sql(sql, f"test {name}", is_model=True)
+            parsed += n
+            checked += 1
+            findings += f
+            n_tests += 1
+
+    statements = writer_statements()
+    (out / "python" / "writer.sql").write_text(
+        "".join(f"-- {label}\n{sql};\n\n" for label, sql in statements))
+    for label, sql in statements:
+        n, f = check_sql(sql, label)
+        parsed += n
+        checked += 1
+        findings += f
+
+    errors = [f for f in findings if f.severity == ERROR]
+    warnings = [f for f in findings if f.severity != ERROR]
+    for f in warnings + errors:
+        print(f)
+    seconds = time.monotonic() - t0
+    print(
+        f"check-sqlserver: {n_models} models ({n_incremental} with a separate incremental form), "
+        f"{n_tests} data tests, {len(statements)} Python writer statements; "
+        f"{checked} units checked, {parsed} T-SQL statements parsed; "
+        f"{len(errors)} errors, {len(warnings)} warnings; {seconds:.1f} s; output in {out}"
+    )
+    if errors:
+        print("check-sqlserver: FAILED (constructs SQL Server lacks, see the list above)")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
