@@ -138,7 +138,7 @@ def sqlserver_config(env: Mapping[str, str] | None = None) -> SqlServerConfig:
         host=host,
         port=port,
         database=_db_name(env, "FA_SQLSERVER_DATABASE", "FA"),
-        source_database=_db_name(env, "FA_SQLSERVER_SOURCE_DATABASE", "Provisionen"),
+        source_database=source_database_name(env),
         user=user,
         password=password,
         trusted_connection=trusted,
@@ -147,6 +147,12 @@ def sqlserver_config(env: Mapping[str, str] | None = None) -> SqlServerConfig:
         driver=driver,
         login_timeout=int(timeout_text),
     )
+
+
+def source_database_name(env: Mapping[str, str] | None = None) -> str:
+    """The source database (dbt var ``source_database``): FA_SQLSERVER_SOURCE_DATABASE."""
+    env = os.environ if env is None else env
+    return _db_name(env, "FA_SQLSERVER_SOURCE_DATABASE", "Provisionen")
 
 
 def mask_secrets(text: str, secrets: Sequence[str | None] = ()) -> str:

@@ -27,6 +27,10 @@ def dbt_vars(settings: Settings, start: date | None = None, end: date | None = N
              extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The vars dict for one dbt call: the fund plus an optional Score_Date range."""
     out: dict[str, Any] = {"fund": settings.target.dbt_vars()}
+    if settings.engine == "sqlserver":  # the source database is named by FA_SQLSERVER_SOURCE_DATABASE
+        from ml.db_sqlserver import source_database_name
+
+        out["source_database"] = source_database_name()
     if start is not None:
         out["start_date"] = start.isoformat()
     if end is not None:

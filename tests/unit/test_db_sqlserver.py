@@ -365,3 +365,14 @@ def test_pipeline_lock_is_released():
     with SqlServerDatabase(con).pipeline_lock("first_buy"):
         pass
     assert "sp_releaseapplock" in con.statements[-1].sql
+
+
+def test_dbt_gets_the_source_database_on_sqlserver(monkeypatch):
+    from ml.dbt import dbt_vars
+
+    monkeypatch.setenv("FA_SQLSERVER_SOURCE_DATABASE", "Provisionen_Test")
+    assert dbt_vars(load_settings({"FA_ENGINE": "sqlserver"}))["source_database"] == "Provisionen_Test"
+    assert "source_database" not in dbt_vars(load_settings({}))  # DuckDB: the attached catalog
+    monkeypatch.setenv("FA_SQLSERVER_SOURCE_DATABASE", "x]; drop")
+    with pytest.raises(BadInput, match="FA_SQLSERVER_SOURCE_DATABASE"):
+        dbt_vars(load_settings({"FA_ENGINE": "sqlserver"}))
