@@ -81,13 +81,15 @@ def cli() -> None:
 @click.option("--seed", type=int, default=42, show_default=True, help="Random seed.")
 @click.option("--end-date", default="2025-08-20", show_default=True,
               help="Last business day of the demo world (YYYY-MM-DD).")
+@click.option("--clean/--with-bad-rows", "clean", default=False, show_default=True,
+              help="Leave out the bad rows of docs/rules.md §4 (the other mess stays).")
 @edge
-def demo_data_cmd(depots: int, days: int, seed: int, end_date: str) -> None:
-    """Write a generated source world (SPEC §2) into FA_SOURCE_DB."""
+def demo_data_cmd(depots: int, days: int, seed: int, end_date: str, clean: bool) -> None:
+    """Write a generated source world (SPEC §2) into FA_SOURCE_DB (docs/demo_world.md)."""
     from ml.demo_data import generate
 
     summary = generate(settings(), depots=depots, days=days, seed=seed,
-                       end_date=iso_date("--end-date", end_date))
+                       end_date=iso_date("--end-date", end_date), bad_rows=not clean)
     echo_summary(summary)
 
 
@@ -108,6 +110,114 @@ def backfill_cmd(months: int | None, start_date: str | None, end_date: str | Non
     )
     with pipeline_lock(cfg, "backfill"):
         echo_summary(backfill(cfg, start, end))
+
+
+TRAIN_COLUMNS = [
+    ("horizon", "T", ""), ("version", "version", ""), ("test_rows", "test rows", ","),
+    ("base_rate", "base rate", ".4f"), ("ap", "AP", ".4f"), ("ap_ci", "AP 95% CI", ".4f"),
+    ("lift_at_1", "Lift@1%", ".2f"), ("ece", "ECE", ".4f"), ("best_iteration", "best it.", ""),
+    ("train_seconds", "fit s", ".1f"), ("note", "registry", ""),
+]
+
+
+@cli.command("train")
+@click.option("--horizons", default="7,14,30", show_default=True, help="Comma-separated horizons in days.")
+@click.option("--train-start", required=True, help="First Score_Date of the training window.")
+@click.option("--train-end", required=True, help="Last Score_Date of the training window (its last 90 days calibrate).")
+@click.option("--test-start", required=True, help="First Score_Date of the out-of-time test window.")
+@click.option("--test-end", required=True, help="Last Score_Date of the test window.")
+@click.option("--max-depth", type=int, default=6, show_default=True)
+@click.option("--learning-rate", type=float, default=0.05, show_default=True)
+@click.option("--n-estimators", type=int, default=1200, show_default=True,
+              help="Upper bound on trees; early stopping picks the best iteration.")
+@click.option("--n-boot", type=click.IntRange(0, 10_000), default=200, show_default=True,
+              help="Bootstrap draws for the 95 % intervals.")
+@click.option("--promote", is_flag=True, help="Activate the new models even if they are worse.")
+@edge
+def train_cmd(horizons, train_start, train_end, test_start, test_end, max_depth, learning_rate,
+              n_estimators, n_boot, promote) -> None:
+    """Train XGBoost + isotonic per horizon, test out of time, register (docs/model.md)."""
+    from ml.config import parse_horizons
+    from ml.dataset import Windows
+    from ml.lock import pipeline_lock
+    from ml.report import format_table
+    from ml.train import TrainParams, train
+
+    cfg = settings()
+    windows = Windows(iso_date("--train-start", train_start), iso_date("--train-end", train_end),
+                      iso_date("--test-start", test_start), iso_date("--test-end", test_end))
+    params = TrainParams(max_depth=max_depth, learning_rate=learning_rate, n_estimators=n_estimators,
+                         nthread=cfg.duckdb_threads, n_boot=n_boot)
+    with pipeline_lock(cfg, "train"):
+        summary = train(cfg, parse_horizons(horizons), windows, params, force_promote=promote)
+    click.echo(format_table(summary, TRAIN_COLUMNS))
+
+
+@cli.command("score")
+@click.option("--date", "day", default=None, help="Score_Date to score [latest in the aggregate table].")
+@edge
+def score_cmd(day: str | None) -> None:
+    """Score one day's Pre_First_Target rows with the active models (hashes verified)."""
+    from ml.lock import pipeline_lock
+    from ml.score import score_day
+
+    cfg = settings()
+    with pipeline_lock(cfg, "score"):
+        echo_summary(score_day(cfg, iso_date("--date", day)))
+
+
+@cli.group("registry")
+def registry_grp() -> None:
+    """List, promote and roll back registered models."""
+
+
+@registry_grp.command("list")
+@edge
+def registry_list_cmd() -> None:
+    """Every registered model with its test metrics and active flag."""
+    from ml.db import open_target
+    from ml.registry import list_models
+    from ml.report import format_table
+
+    cfg = settings()
+    with open_target(cfg, read_only=not cfg.duckdb_path.exists()) as db:
+        df = list_models(db, cfg.target.code)
+    rows = df.assign(active=df["Is_Active"] == 1).to_dict(orient="records")
+    click.echo(format_table(rows, [
+        ("Version", "version", ""), ("Horizon", "T", ""), ("Train_Start", "train from", ""),
+        ("Train_End", "train to", ""), ("Test_Start", "test from", ""), ("Test_End", "test to", ""),
+        ("Test_AP", "AP", ".4f"), ("Test_Base_Rate", "base rate", ".4f"),
+        ("Test_Lift_At_1", "Lift@1%", ".2f"), ("active", "active", ""),
+    ]))
+
+
+@registry_grp.command("promote")
+@click.argument("version")
+@edge
+def registry_promote_cmd(version: str) -> None:
+    """Make VERSION the active model of every horizon it was trained for."""
+    from ml.db import open_target
+    from ml.lock import pipeline_lock
+    from ml.registry import promote
+
+    cfg = settings()
+    with pipeline_lock(cfg, "registry promote"), open_target(cfg) as db:
+        horizons = promote(db, cfg.target.code, version)
+    echo_summary({"promoted": version, "horizons": ", ".join(f"T{h}" for h in horizons)})
+
+
+@registry_grp.command("rollback")
+@edge
+def registry_rollback_cmd() -> None:
+    """Return every configured horizon to the model that was active before the current one."""
+    from ml.db import open_target
+    from ml.lock import pipeline_lock
+    from ml.registry import rollback
+
+    cfg = settings()
+    with pipeline_lock(cfg, "registry rollback"), open_target(cfg) as db:
+        now_active = rollback(db, cfg.target.code, cfg.target.horizons)
+    echo_summary({f"T{h} active": v for h, v in now_active.items()})
 
 
 if __name__ == "__main__":

@@ -1,0 +1,234 @@
+"""Model data: aggregate rows with their labels for a window, and time splits with purge gaps.
+
+Reading (I/O) is :func:`load_window` and :func:`load_day`; everything else is pure.
+
+Splits (docs/model.md, with a diagram): the training window [train_start, train_end] is cut
+in time into *fit* | *early-stopping* | *calibration* (the last 90 days), followed by the
+*test* window. A row of Score_Date D and horizon T has its label window [D+1, D+T]. A row
+whose label window reaches into the start of the next part is dropped (the purge gap), so
+no label used in one part depends on days that belong to a later part, and every label the
+model learned from was known before the test begins.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from ml.config import Settings
+from ml.db import SCHEMA, Database
+from ml.errors import BadInput, DataError
+
+# SPEC §4 core features, in a fixed order: the model's input columns. Recorded in each
+# model's features.json and checked again when a model is loaded for scoring.
+FEATURES: tuple[str, ...] = (
+    "Buys_7d",
+    "Buys_30d",
+    "Last_Buy_Days",
+    "Avg_Ticket_90d",
+    "Cash",
+    "Portfolio_Value",
+    "Cash_Ratio",
+    "Deposit_30d_eff",
+    "Turnover_30d",
+    "Pos_Count",
+    "NewRefs_90d",
+    "CancelRate_30d",
+)
+
+KEYS = ("Score_Date", "Depot_Number")
+CALIBRATION_DAYS = 90
+EARLY_STOPPING_DAYS = 60  # longer than the longest horizon: its purge gap must leave rows
+
+
+def label_column(horizon: int) -> str:
+    return f"label_T{int(horizon)}"
+
+
+def check_horizons(settings: Settings, horizons: Sequence[int]) -> tuple[int, ...]:
+    """Horizons must be among the configured ones (the labels table has only those)."""
+    configured = settings.target.horizons
+    unknown = [h for h in horizons if h not in configured]
+    if unknown:
+        raise BadInput(
+            f"--horizons: {', '.join(map(str, unknown))} not configured "
+            f"(FA_CONFIG target.horizons: {', '.join(map(str, configured))})"
+        )
+    return tuple(sorted(horizons))
+
+
+def _numeric(df: pd.DataFrame) -> pd.DataFrame:
+    """Features as float64 (DECIMAL arrives as Decimal objects from pyodbc), dates as dates."""
+    out = df.copy()
+    for col in FEATURES:
+        out[col] = pd.to_numeric(out[col], errors="coerce").astype("float64")
+    out["Score_Date"] = pd.to_datetime(out["Score_Date"]).dt.normalize()
+    out["Depot_Number"] = out["Depot_Number"].astype(str)
+    return out
+
+
+def load_window(db: Database, settings: Settings, start: date, end: date,
+                horizons: Sequence[int]) -> pd.DataFrame:
+    """Pre_First_Target rows with Score_Date in [start, end] and their labels.
+
+    Returns one row per (Score_Date, Depot_Number): KEYS, FEATURES, label_T<h> per horizon
+    (float: 1.0 / 0.0 / NaN for censored), ordered by Score_Date, Depot_Number.
+    """
+    db.require_table(settings.agg_table, "run 'python orchestrate.py backfill' first")
+    db.require_table(settings.labels_table, "run 'python orchestrate.py backfill' first")
+    feats = ", ".join(f"a.{c}" for c in FEATURES)
+    labels = ", ".join(f"l.{label_column(h)}" for h in horizons)
+    sql = (
+        f"SELECT a.Score_Date, a.Depot_Number, {feats}, {labels} "
+        f"FROM {SCHEMA}.{settings.agg_table} a "
+        f"JOIN {SCHEMA}.{settings.labels_table} l "
+        "ON l.Score_Date = a.Score_Date AND l.Depot_Number = a.Depot_Number "
+        "WHERE a.Pre_First_Target = 1 AND a.Score_Date >= ? AND a.Score_Date <= ? "
+        "ORDER BY a.Score_Date, a.Depot_Number"
+    )
+    df = _numeric(db.query_df(sql, [start, end]))
+    for h in horizons:
+        df[label_column(h)] = pd.to_numeric(df[label_column(h)], errors="coerce").astype("float64")
+    return df
+
+
+def load_day(db: Database, settings: Settings, day: date) -> pd.DataFrame:
+    """The Pre_First_Target rows of one Score_Date: KEYS + FEATURES, by Depot_Number."""
+    db.require_table(settings.agg_table, "run 'python orchestrate.py backfill' first")
+    feats = ", ".join(FEATURES)
+    sql = (
+        f"SELECT Score_Date, Depot_Number, {feats} FROM {SCHEMA}.{settings.agg_table} "
+        "WHERE Pre_First_Target = 1 AND Score_Date = ? ORDER BY Depot_Number"
+    )
+    return _numeric(db.query_df(sql, [day]))
+
+
+def score_date_range(db: Database, settings: Settings) -> tuple[date, date]:
+    """First and last Score_Date of the aggregate table, or DataError when it is empty."""
+    db.require_table(settings.agg_table, "run 'python orchestrate.py backfill' first")
+    row = db.query_df(
+        f"SELECT MIN(Score_Date) AS lo, MAX(Score_Date) AS hi FROM {SCHEMA}.{settings.agg_table}"
+    )
+    if row.empty or pd.isna(row.iloc[0]["lo"]):
+        raise DataError(f"table {SCHEMA}.{settings.agg_table} is empty: run 'python orchestrate.py backfill' first")
+    return pd.Timestamp(row.iloc[0]["lo"]).date(), pd.Timestamp(row.iloc[0]["hi"]).date()
+
+
+@dataclass(frozen=True)
+class Windows:
+    """Training and test windows (inclusive dates) of one training run."""
+
+    train_start: date
+    train_end: date
+    test_start: date
+    test_end: date
+    calibration_days: int = CALIBRATION_DAYS
+    early_stopping_days: int = EARLY_STOPPING_DAYS
+
+    def __post_init__(self) -> None:
+        if self.train_start > self.train_end:
+            raise BadInput("--train-start must not be after --train-end")
+        if self.test_start > self.test_end:
+            raise BadInput("--test-start must not be after --test-end")
+        if self.test_start <= self.train_end:
+            raise BadInput("the test window must start after the training window ends (--test-start > --train-end)")
+        span = (self.train_end - self.train_start).days + 1
+        if span <= self.calibration_days + self.early_stopping_days:
+            raise BadInput(
+                f"the training window has {span} days; it needs more than "
+                f"{self.calibration_days + self.early_stopping_days} (calibration + early stopping)"
+            )
+
+    @property
+    def calib_start(self) -> date:
+        return self.train_end - timedelta(days=self.calibration_days - 1)
+
+    @property
+    def es_start(self) -> date:
+        return self.calib_start - timedelta(days=self.early_stopping_days)
+
+    def parts(self) -> list[tuple[str, date, date]]:
+        """(name, first day, last day) of fit, early_stopping, calibration, test in order."""
+        return [
+            ("fit", self.train_start, self.es_start - timedelta(days=1)),
+            ("early_stopping", self.es_start, self.calib_start - timedelta(days=1)),
+            ("calibration", self.calib_start, self.train_end),
+            ("test", self.test_start, self.test_end),
+        ]
+
+    def as_dict(self) -> dict[str, str]:
+        out = {name: [lo.isoformat(), hi.isoformat()] for name, lo, hi in self.parts()}
+        return {
+            "train_start": self.train_start.isoformat(),
+            "train_end": self.train_end.isoformat(),
+            "test_start": self.test_start.isoformat(),
+            "test_end": self.test_end.isoformat(),
+            "parts": out,
+        }
+
+
+def label_horizon(db: Database, settings: Settings, horizons: Sequence[int]) -> date | None:
+    """The last day labels are known up to (the data horizon H), as the labels show it.
+
+    A 0 label of Score_Date D and horizon T exists only when D + T <= H, so
+    max(D + T) over 0 labels is a lower bound of H, equal to H as soon as one depot of
+    day H - T did not buy (always, on real data). Being a lower bound it is safe: it can
+    only leave out complete rows, never let in incomplete ones. None when no 0 label exists.
+    Read from the labels table itself, so it needs neither the source nor dbt.
+    """
+    db.require_table(settings.labels_table, "run 'python orchestrate.py backfill' first")
+    best = None
+    for h in horizons:
+        col = label_column(h)
+        hi = db.query_df(
+            f"SELECT MAX(Score_Date) AS d FROM {SCHEMA}.{settings.labels_table} WHERE {col} = 0"
+        ).iloc[0]["d"]
+        if not pd.isna(hi):
+            cand = pd.Timestamp(hi).date() + timedelta(days=int(h))
+            best = cand if best is None else max(best, cand)
+    return best
+
+
+def complete(df: pd.DataFrame, horizon: int, horizon_date: date | None) -> pd.Series:
+    """Rows whose label for ``horizon`` is complete: D + T <= the data horizon.
+
+    Positive labels are known early (the buy happened) but 0s only once D + T has passed:
+    keeping the early positives would leave only 1s near the horizon and bias every figure.
+    """
+    if horizon_date is None:
+        return pd.Series(False, index=df.index)
+    col = label_column(horizon)
+    return df[col].notna() & (df["Score_Date"] + pd.Timedelta(days=horizon) <= pd.Timestamp(horizon_date))
+
+
+def split(df: pd.DataFrame, windows: Windows, horizon: int,
+          horizon_date: date | None) -> dict[str, pd.DataFrame]:
+    """Cut label-complete rows into fit / early_stopping / calibration / test with purge gaps.
+
+    ``df`` as from :func:`load_window`; ``horizon_date`` the data horizon (see
+    :func:`label_horizon`). Keeps rows with D + horizon <= horizon_date; a row of part P is
+    kept only when D + horizon < start of the part after P. Returns a dict of DataFrames
+    (copies) with a column ``label`` (int 0/1).
+    """
+    col = label_column(horizon)
+    known = df[complete(df, horizon, horizon_date)]
+    parts = windows.parts()
+    out = {}
+    for i, (name, lo, hi) in enumerate(parts):
+        in_part = (known["Score_Date"] >= pd.Timestamp(lo)) & (known["Score_Date"] <= pd.Timestamp(hi))
+        if i + 1 < len(parts):
+            next_start = pd.Timestamp(parts[i + 1][1])
+            in_part &= known["Score_Date"] + pd.Timedelta(days=horizon) < next_start
+        part = known[in_part].copy()
+        part["label"] = part[col].astype("int64")
+        out[name] = part
+    return out
+
+
+def matrix(df: pd.DataFrame) -> np.ndarray:
+    """The feature matrix (rows x len(FEATURES), float64, NaN for missing)."""
+    return df.loc[:, list(FEATURES)].to_numpy(dtype="float64")

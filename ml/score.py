@@ -1,0 +1,77 @@
+"""Scoring: the active model of every configured horizon -> CD_FA_BUY_<CODE>_ML for one day.
+
+Each artifact's sha256 is verified before use (a changed byte stops the run). The
+probabilities are made monotone across horizons on every row (p_7d <= p_14d <= p_30d) by a
+running maximum over the horizons in increasing order, the seed's clipping rule. The day is
+replaced in one transaction; re-scoring a day gives identical rows except ``scored_at``.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ml.config import Settings
+from ml.dataset import load_day, matrix, score_date_range
+from ml.db import SCHEMA, Database, open_target
+from ml.dbt import log
+from ml import registry
+
+
+def score_columns(horizons: Sequence[int]) -> list[tuple[str, str]]:
+    cols = [("Score_Date", "date"), ("Depot_Number", "key")]
+    cols += [(f"p_buy_{h}d", "float") for h in horizons]
+    cols += [(f"model_version_{h}d", "key") for h in horizons]
+    return cols + [("scored_at", "timestamp")]
+
+
+def ensure_scores_table(db: Database, settings: Settings) -> None:
+    db.ensure_table(settings.scores_table, score_columns(settings.target.horizons),
+                    primary_key=("Score_Date", "Depot_Number"))
+
+
+def monotone(probs: np.ndarray) -> np.ndarray:
+    """Running maximum along the horizon axis: shape (rows, horizons), horizons increasing."""
+    return np.maximum.accumulate(probs, axis=1) if probs.size else probs
+
+
+def latest_score_date(db: Database, settings: Settings) -> date:
+    return score_date_range(db, settings)[1]
+
+
+def score_day(settings: Settings, day: date | None = None) -> dict[str, Any]:
+    """Score one Score_Date (default: the latest in the aggregate table); returns a summary."""
+    horizons = settings.target.horizons
+    code = settings.target.code
+    with open_target(settings) as db:
+        day = day or latest_score_date(db, settings)
+        rows = [registry.require_active(db, code, h) for h in horizons]
+        models = [registry.load_model(settings, r) for r in rows]  # verifies hashes first
+        frame = load_day(db, settings, day)
+        log(f"score: {day}: {len(frame)} Pre_First_Target rows, models "
+            + ", ".join(f"T{m.horizon}={m.version}" for m in models))
+        X = matrix(frame)
+        probs = monotone(np.column_stack([m.predict(X) for m in models])) if len(frame) else \
+            np.zeros((0, len(models)))
+        out = pd.DataFrame({
+            "Score_Date": [day] * len(frame),
+            "Depot_Number": frame["Depot_Number"].to_numpy(dtype=object),
+        })
+        for i, m in enumerate(models):
+            out[f"p_buy_{m.horizon}d"] = probs[:, i].astype("float64")
+        for m in models:
+            out[f"model_version_{m.horizon}d"] = m.version
+        out["scored_at"] = registry.utc_now()
+        ensure_scores_table(db, settings)
+        written = db.replace_rows(settings.scores_table, out, "Score_Date = ?", [day])
+        return {
+            "score_date": day.isoformat(),
+            "rows_scored": written,
+            "table": f"{SCHEMA}.{settings.scores_table}",
+            **{f"model_T{m.horizon}": m.version for m in models},
+            **{f"mean_p_{m.horizon}d": round(float(probs[:, i].mean()), 5) if len(frame) else None
+               for i, m in enumerate(models)},
+        }

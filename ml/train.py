@@ -1,0 +1,196 @@
+"""Training: XGBoost + isotonic calibration per horizon, out-of-time test, registry entry.
+
+Per horizon (docs/model.md): the booster is fitted on the *fit* part with early stopping on
+the *early_stopping* part (AUCPR; the booster is cut to its best iteration), the isotonic
+calibrator is fitted on the booster's scores of the *calibration* part (the last 90 days of
+the training window), and everything is measured once on the *test* part. The parts come
+from :func:`ml.dataset.split` with purge gaps. All horizons trained together share one
+version id.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ml.config import Settings
+from ml.dataset import FEATURES, Windows, check_horizons, label_horizon, load_window, matrix, split
+from ml.db import open_target
+from ml.dbt import log
+from ml.errors import BadInput, DataError
+from ml.metrics import average_precision, evaluate
+from ml.model import Calibrator, Model, xgb
+from ml import registry
+
+
+@dataclass(frozen=True)
+class TrainParams:
+    max_depth: int = 6
+    learning_rate: float = 0.05
+    n_estimators: int = 1200
+    early_stopping_rounds: int = 50
+    subsample: float = 0.8
+    colsample_bytree: float = 0.8
+    min_child_weight: float = 5.0
+    seed: int = 42
+    nthread: int = 2
+    n_boot: int = 200
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.max_depth <= 16:
+            raise BadInput("--max-depth must be between 1 and 16")
+        if not 0 < self.learning_rate <= 1:
+            raise BadInput("--learning-rate must be in (0, 1]")
+        if not 1 <= self.n_estimators <= 20000:
+            raise BadInput("--n-estimators must be between 1 and 20000")
+
+    def xgb_params(self) -> dict[str, Any]:
+        # No scale_pos_weight: the isotonic step sets the probability scale afterwards.
+        return {
+            "objective": "binary:logistic",
+            "eval_metric": "aucpr",
+            "tree_method": "hist",
+            "max_depth": self.max_depth,
+            "eta": self.learning_rate,
+            "subsample": self.subsample,
+            "colsample_bytree": self.colsample_bytree,
+            "min_child_weight": self.min_child_weight,
+            "seed": self.seed,
+            "nthread": self.nthread,
+        }
+
+
+def _check_part(parts: dict[str, pd.DataFrame], name: str, horizon: int, windows: Windows) -> None:
+    part = parts[name]
+    lo, hi = next((lo, hi) for n, lo, hi in windows.parts() if n == name)
+    if part.empty:
+        raise DataError(
+            f"no labelled rows for T{horizon} in the {name} part [{lo}, {hi}] "
+            "(after purge gaps; a label is complete only when D+T <= the data horizon): "
+            "run 'python orchestrate.py backfill' for these dates or choose other windows"
+        )
+    if name != "test" and part["label"].nunique() < 2:
+        raise DataError(
+            f"the {name} part [{lo}, {hi}] of T{horizon} has only label {int(part['label'].iloc[0])}: "
+            "choose a longer window"
+        )
+
+
+def fit_horizon(parts: dict[str, pd.DataFrame], params: TrainParams, horizon: int) -> tuple[Model, dict]:
+    """Booster on fit (early stopping on early_stopping), isotonic on calibration.
+
+    Returns the model and facts about the fit (best_iteration, seconds).
+    """
+    x = xgb()
+    t0 = time.perf_counter()
+    names = list(FEATURES)
+    d_fit = x.DMatrix(matrix(parts["fit"]), label=parts["fit"]["label"].to_numpy(), feature_names=names)
+    d_es = x.DMatrix(matrix(parts["early_stopping"]), label=parts["early_stopping"]["label"].to_numpy(),
+                     feature_names=names)
+    booster = x.train(
+        params.xgb_params(), d_fit, num_boost_round=params.n_estimators,
+        evals=[(d_es, "early_stopping")], early_stopping_rounds=params.early_stopping_rounds,
+        verbose_eval=False,
+    )
+    best = int(booster.best_iteration)
+    booster = booster[: best + 1]  # keep only the trees up to the best iteration
+    uncalibrated = Model(booster, Calibrator((0.0, 1.0), (0.0, 1.0)), FEATURES, horizon)
+    raw_cal = uncalibrated.raw(matrix(parts["calibration"]))
+    calibrator = Calibrator.fit(raw_cal, parts["calibration"]["label"].to_numpy())
+    model = Model(booster, calibrator, FEATURES, horizon)
+    return model, {"best_iteration": best, "train_seconds": round(time.perf_counter() - t0, 2)}
+
+
+def _part_counts(parts: dict[str, pd.DataFrame]) -> dict[str, dict[str, int]]:
+    return {n: {"rows": int(len(p)), "positives": int(p["label"].sum())} for n, p in parts.items()}
+
+
+def _decide(db, settings: Settings, horizon: int, version: str, test: pd.DataFrame,
+            new_ap: float, force: bool) -> tuple[bool, str]:
+    """Activate the new model of a horizon when it is no worse on the same test rows."""
+    code = settings.target.code
+    current = registry.active_row(db, code, horizon)
+    if force:
+        registry.activate(db, code, horizon, version, "promote", "--promote")
+        return True, "promoted (--promote)"
+    if current is None:
+        registry.activate(db, code, horizon, version, "activate", "first model of this horizon")
+        return True, "activated (first model)"
+    try:
+        old_model = registry.load_model(settings, current)
+    except DataError as exc:
+        return False, f"kept {current['Version']} (could not compare: {exc})"
+    old_ap = average_precision(test["label"].to_numpy(), old_model.predict(matrix(test)))
+    if not np.isnan(old_ap) and new_ap < old_ap:
+        return False, f"kept {current['Version']}: its AP {old_ap:.4f} > {new_ap:.4f} on this test window"
+    reason = f"AP {new_ap:.4f} >= {old_ap:.4f} of {current['Version']} on the same test window"
+    registry.activate(db, code, horizon, version, "activate", reason)
+    return True, "activated (" + reason + ")"
+
+
+def train(settings: Settings, horizons: Sequence[int], windows: Windows, params: TrainParams,
+          force_promote: bool = False) -> list[dict[str, Any]]:
+    """Train, test, save and register one version for every horizon; returns a summary per horizon."""
+    horizons = check_horizons(settings, horizons)
+    code = settings.target.code
+    with open_target(settings) as db:
+        log(f"train: loading rows {windows.train_start} .. {windows.test_end}")
+        data = load_window(db, settings, windows.train_start, windows.test_end, horizons)
+        horizon_date = label_horizon(db, settings, horizons)
+        log(f"train: labels complete up to {horizon_date} (D + T <= that day)")
+        splits = {h: split(data, windows, h, horizon_date) for h in horizons}
+        for h in horizons:  # every horizon must be trainable before anything is written
+            for name in ("fit", "early_stopping", "calibration", "test"):
+                _check_part(splits[h], name, h, windows)
+        created = registry.utc_now()
+        version = registry.new_version(created, {"code": code, "windows": windows.as_dict(),
+                                                 "params": asdict(params)})
+        trained = []
+        for h in horizons:
+            parts = splits[h]
+            counts = _part_counts(parts)
+            log(f"train: T{h}: fit {counts['fit']['rows']} rows, early stopping "
+                f"{counts['early_stopping']['rows']}, calibration {counts['calibration']['rows']}, "
+                f"test {counts['test']['rows']}")
+            model, info = fit_horizon(parts, params, h)
+            model.version = version
+            test = parts["test"]
+            y, p = test["label"].to_numpy(), model.predict(matrix(test))
+            log(f"train: T{h}: {info['best_iteration'] + 1} trees in {info['train_seconds']} s; evaluating")
+            metrics = evaluate(y, p, test["Depot_Number"].to_numpy(), n_boot=params.n_boot, seed=params.seed)
+            metrics.update(info)
+            metrics["ap_uncalibrated"] = average_precision(y, model.raw(matrix(test)))
+            metrics["parts"] = counts
+            metrics["windows"] = windows.as_dict()
+            paths = registry.write_artifacts(settings, version, model, metrics)
+            row = {
+                "Target_Code": code, "Horizon": h, "Version": version,
+                "Train_Start": windows.train_start, "Train_End": windows.train_end,
+                "Test_Start": windows.test_start, "Test_End": windows.test_end,
+                "Windows_Json": registry.dumps(windows.as_dict()),
+                "Features_Json": registry.dumps(list(FEATURES)),
+                "Features_Sha256": registry.features_hash(FEATURES),
+                "Params_Json": registry.dumps(asdict(params)),
+                "Metrics_Json": registry.dumps({k: v for k, v in metrics.items() if k != "calibration"}),
+                "Test_AP": metrics["ap"], "Test_Base_Rate": metrics["base_rate"],
+                "Test_Lift_At_1": metrics["lift_at_1"],
+                "Train_Rows": counts["fit"]["rows"], "Test_Rows": counts["test"]["rows"],
+                "Best_Iteration": info["best_iteration"], "Created_At": created, **paths,
+            }
+            trained.append((h, row, test, metrics))
+        registry.register(db, pd.DataFrame([r for _, r, _, _ in trained]))
+        summary = []
+        for h, row, test, metrics in trained:
+            active, note = _decide(db, settings, h, version, test, metrics["ap"], force_promote)
+            summary.append({
+                "horizon": h, "version": version, "ap": metrics["ap"], "ap_ci": metrics["ci"].get("ap"),
+                "base_rate": metrics["base_rate"], "lift_at_1": metrics["lift_at_1"],
+                "p_at_1": metrics["p_at_1"], "brier": metrics["brier"], "ece": metrics["ece"],
+                "test_rows": metrics["rows"], "best_iteration": metrics["best_iteration"],
+                "train_seconds": metrics["train_seconds"], "active": active, "note": note,
+            })
+    return summary

@@ -1,0 +1,171 @@
+"""Train, score and registry on a small synthetic world (tests/unit/synthetic_world.py)."""
+
+import shutil
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import synthetic_world
+from ml import registry
+from ml.config import load_settings
+from ml.dataset import Windows
+from ml.db import open_target
+from ml.errors import DataError
+from ml.score import score_day
+from ml.train import TrainParams, train
+
+WINDOWS = Windows(date(2024, 10, 25), date(2025, 6, 10), date(2025, 6, 11), date(2025, 7, 21))
+FAST = TrainParams(n_estimators=200, n_boot=20)
+
+
+def make_settings(root: Path):
+    return load_settings({
+        "FA_DUCKDB_PATH": str(root / "fa.duckdb"),
+        "FA_ART_DIR": str(root / "artifacts"),
+        "FA_SOURCE_DB": str(root / "src.duckdb"),
+    })
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A world with one trained, active version; tests get a private copy."""
+    root = tmp_path_factory.mktemp("trained")
+    synthetic_world.write_tables(root / "fa.duckdb")
+    summary = train(make_settings(root), (7, 14, 30), WINDOWS, FAST)
+    return root, summary
+
+
+@pytest.fixture
+def world(trained, tmp_path):
+    root, summary = trained
+    shutil.copy(root / "fa.duckdb", tmp_path / "fa.duckdb")
+    shutil.copytree(root / "artifacts", tmp_path / "artifacts")
+    return make_settings(tmp_path), summary
+
+
+def registry_rows(settings):
+    with open_target(settings) as db:
+        return registry.list_models(db, "DEMO")
+
+
+def test_ap_clearly_above_base_rate(trained):
+    _, summary = trained
+    assert [s["horizon"] for s in summary] == [7, 14, 30]
+    for s in summary:
+        assert s["ap"] > 1.5 * s["base_rate"], s
+        assert s["active"] and s["note"] == "activated (first model)"
+
+
+def test_artifacts_are_written_and_hashed_without_pickle(world):
+    settings, summary = world
+    rows = registry_rows(settings)
+    assert len(rows) == 3 and set(rows["Is_Active"]) == {1}
+    for _, row in rows.iterrows():
+        for file_name, path_col, hash_col in registry.ARTIFACTS.values():
+            assert row[path_col] == f"DEMO/{row['Version']}/T{row['Horizon']}/{file_name}"
+            assert registry.sha256_file(settings.art_dir / row[path_col]) == row[hash_col]
+    assert not list(settings.art_dir.rglob("*.pkl"))
+
+
+def test_scores_are_monotone_and_rescoring_is_identical(world):
+    settings, summary = world
+    first = score_day(settings, date(2025, 8, 1))
+    with open_target(settings) as db:
+        a = db.query_df("SELECT * FROM dbo.CD_FA_BUY_DEMO_ML ORDER BY Depot_Number")
+        expected = db.query_df(
+            "SELECT COUNT(*) AS n FROM dbo.CD_FA_AGG_BUY_DEMO WHERE Pre_First_Target = 1 AND Score_Date = ?",
+            [date(2025, 8, 1)]).iloc[0]["n"]
+    assert first["rows_scored"] == len(a) == expected > 0
+    assert (a["p_buy_7d"] <= a["p_buy_14d"]).all() and (a["p_buy_14d"] <= a["p_buy_30d"]).all()
+    assert set(a["model_version_30d"]) == {summary[0]["version"]}
+    score_day(settings, date(2025, 8, 1))
+    with open_target(settings) as db:
+        b = db.query_df("SELECT * FROM dbo.CD_FA_BUY_DEMO_ML ORDER BY Depot_Number")
+    pd.testing.assert_frame_equal(a.drop(columns="scored_at"), b.drop(columns="scored_at"))
+
+
+def test_score_defaults_to_the_latest_aggregate_day(world):
+    settings, _ = world
+    assert score_day(settings)["score_date"] == "2025-08-20"
+
+
+def test_altered_artifact_makes_score_refuse(world):
+    settings, _ = world
+    booster = next(settings.art_dir.rglob("T14/booster.ubj"))
+    data = bytearray(booster.read_bytes())
+    data[len(data) // 2] ^= 1                      # one changed bit
+    booster.write_bytes(bytes(data))
+    with pytest.raises(DataError, match=r"booster.ubj of model .* T14 was altered"):
+        score_day(settings)
+
+
+def test_no_active_model_is_a_data_error(tmp_path):
+    settings = make_settings(tmp_path)
+    synthetic_world.write_tables(tmp_path / "fa.duckdb", depots=20, days=60)
+    with pytest.raises(DataError, match="no active model for DEMO horizon 7: run 'python orchestrate.py train' first"):
+        score_day(settings)
+
+
+def test_retrain_keeps_earlier_rows_and_applies_the_promotion_rule(world):
+    settings, summary = world
+    v1 = summary[0]["version"]
+    before = registry_rows(settings)
+    # A much weaker model (one stump) is worse on the same test window: v1 stays active.
+    weak = train(settings, (7, 14, 30), WINDOWS, TrainParams(max_depth=1, n_estimators=1, n_boot=0))
+    v2 = weak[0]["version"]
+    assert v2 > v1
+    after = registry_rows(settings)
+    old = after[after["Version"] == v1].reset_index(drop=True)
+    pd.testing.assert_frame_equal(old, before.reset_index(drop=True))   # v1 rows untouched
+    assert all(not s["active"] and s["note"].startswith(f"kept {v1}") for s in weak)
+    # --promote activates regardless; rollback returns to v1; history keeps every event.
+    forced = train(settings, (30,), WINDOWS, TrainParams(max_depth=1, n_estimators=1, n_boot=0),
+                   force_promote=True)
+    v3 = forced[0]["version"]
+    with open_target(settings) as db:
+        assert registry.active_row(db, "DEMO", 30)["Version"] == v3
+        assert registry.active_row(db, "DEMO", 7)["Version"] == v1
+        assert registry.rollback(db, "DEMO", (30,)) == {30: v1}
+        assert registry.active_row(db, "DEMO", 30)["Version"] == v1
+        with pytest.raises(DataError, match="nothing to roll back to for DEMO horizon 30"):
+            registry.rollback(db, "DEMO", (30,))
+        hist = registry.history(db, "DEMO")
+    t30 = hist[hist["Horizon"] == 30]
+    assert list(t30["Action"]) == ["activate", "promote", "rollback"]
+    assert list(t30["Version"]) == [v1, v3, v1]
+    assert len(registry_rows(settings)) == 3 + 3 + 1
+
+
+def test_identical_retrain_is_no_worse_and_becomes_active(world):
+    settings, summary = world
+    again = train(settings, (7,), WINDOWS, FAST)
+    assert again[0]["ap"] == pytest.approx(summary[0]["ap"])   # deterministic training
+    assert again[0]["active"] and again[0]["note"].startswith("activated (AP")
+
+
+def test_promote_unknown_version_and_window_without_labels(world):
+    settings, _ = world
+    with open_target(settings) as db, pytest.raises(Exception, match="no registered model version nope"):
+        registry.promote(db, "DEMO", "nope")
+    late = Windows(date(2024, 11, 1), date(2025, 8, 1), date(2025, 8, 2), date(2025, 8, 20))
+    with pytest.raises(DataError, match=r"no labelled rows for T30 in the test part \[2025-08-02, 2025-08-20\]"):
+        train(settings, (7, 30), late, FAST)
+
+
+def test_active_stack_pushes_and_pops():
+    ev = pd.DataFrame({"Event_Seq": [1, 2, 3, 4, 5],
+                       "Action": ["activate", "activate", "promote", "rollback", "rollback"],
+                       "Version": ["a", "b", "c", "b", "a"]})
+    assert registry.active_stack(ev) == ["a"]
+    assert registry.active_stack(ev.iloc[:3]) == ["a", "b", "c"]
+
+
+def test_label_horizon_is_read_from_the_labels(world):
+    from ml.dataset import label_horizon
+
+    settings, _ = world
+    with open_target(settings) as db:
+        assert label_horizon(db, settings, (7, 14, 30)) == date(2025, 8, 20)
