@@ -1,0 +1,177 @@
+"""Harness for the dbt tests: write a hand-built source world, run dbt, read the tables.
+
+One dbt invocation per scenario world (each costs ~1-3 s); dbt runs in-process and is not
+safe concurrently, so everything here is sequential. Environment variables are set through
+pytest's MonkeyPatch (restored afterwards), dbt's target/ and logs/ go to the test's
+tmp directory so parallel work in the shared dbt_project/ is not disturbed.
+
+Both "engines" give the same shape (reference.Tables), so a rule test can be run against
+dbt and against tests/dbt/reference.py with the same hand-computed expectations.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any, Mapping
+
+import pandas as pd
+import pytest
+
+from ml.config import DBT_PROJECT_DIR, DEFAULT_CONFIG, load_settings
+from ml.source import write_source_db
+
+from tests.dbt import reference
+
+MARTS_DIR = DBT_PROJECT_DIR / "models" / "marts"
+
+
+def dbt_models_present() -> bool:
+    return MARTS_DIR.is_dir() and any(MARTS_DIR.rglob("*.sql"))
+
+
+class DbtHarness:
+    """A source file, a target file and dbt pointed at them (env via ``mp``)."""
+
+    def __init__(self, root: Path, mp: pytest.MonkeyPatch, config: Path | None = None):
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.source_db = self.root / "provisionen.duckdb"
+        self.target_db = self.root / "fa.duckdb"
+        self.mp = mp
+        env = {
+            "FA_SOURCE_DB": str(self.source_db),
+            "FA_DUCKDB_PATH": str(self.target_db),
+            "FA_ART_DIR": str(self.root / "artifacts"),
+            "FA_CONFIG": str(config or DEFAULT_CONFIG),
+            # dbt's own output: keep it out of the shared project directory.
+            "DBT_TARGET_PATH": str(self.root / "dbt_target"),
+            "DBT_LOG_PATH": str(self.root / "dbt_logs"),
+        }
+        for k, v in env.items():
+            mp.setenv(k, v)
+        # ml.dbt.export_env writes these into os.environ: register them with mp so they are
+        # restored after the test too.
+        for k in ("FA_DUCKDB_MEMORY_LIMIT", "FA_DUCKDB_THREADS", "FA_DBT_TARGET",
+                  "DBT_SEND_ANONYMOUS_USAGE_STATS", "FA_ENGINE"):
+            mp.delenv(k, raising=False)
+        self.settings = load_settings()
+
+    def use_target(self, path: Path) -> None:
+        """Point FA_DUCKDB_PATH at another target file (e.g. daily vs backfill)."""
+        self.target_db = Path(path)
+        self.mp.setenv("FA_DUCKDB_PATH", str(self.target_db))
+        self.settings = load_settings()
+
+    def write_source(self, frames: Mapping[str, pd.DataFrame]) -> None:
+        write_source_db(self.source_db, frames)
+
+    def dbt(self, start: date | None, end: date | None, command: str = "run") -> None:
+        """One dbt call (``run`` or ``build``) for Score_Dates start..end."""
+        from ml.dbt import dbt_vars, run_dbt
+
+        try:
+            run_dbt(self.settings, [command], dbt_vars(self.settings, start, end))
+        finally:
+            release_dbt_duckdb()
+
+    def read(self) -> reference.Tables:
+        """The three output tables as DataFrames (read-only connection, closed again)."""
+        import duckdb
+
+        s = self.settings
+        con = duckdb.connect(str(self.target_db), read_only=True)
+        try:
+            agg = con.sql(f"SELECT * FROM dbo.{s.agg_table} ORDER BY Score_Date, Depot_Number").df()
+            labels = con.sql(
+                f"SELECT * FROM dbo.{s.labels_table} ORDER BY Score_Date, Depot_Number").df()
+            dq = con.sql("SELECT * FROM dbo.FA_DATA_QUALITY").df()
+            types = {}
+            for table in (s.agg_table, s.labels_table, "FA_DATA_QUALITY"):
+                rows = con.execute(
+                    "SELECT column_name, data_type FROM information_schema.columns "
+                    "WHERE table_schema = 'dbo' AND table_name = ?", [table]).fetchall()
+                types[table] = dict(rows)
+        finally:
+            con.close()
+        self.column_types = types
+        return reference.Tables(agg=agg, labels=labels, dq=dq, horizon=None)
+
+    def reference(self, start: date, end: date) -> reference.Tables:
+        """The reference implementation on the same source file."""
+        return reference.build(reference.read_source(self.source_db), self.settings.target,
+                               start, end)
+
+
+def release_dbt_duckdb() -> None:
+    """Close the DuckDB instance dbt-duckdb keeps open in this process after a run.
+
+    dbt-duckdb 1.11 caches its environment (and an open duckdb connection) in a class
+    attribute after dbtRunner.invoke returns; any other connection to the same file from
+    this process then fails with "Can't open a connection to same database file with a
+    different configuration". (ml.dbt.run_dbt does not release it: reported.)
+    """
+    try:
+        from dbt.adapters.duckdb.connections import DuckDBConnectionManager as manager
+    except ImportError:  # pragma: no cover - dbt-duckdb is a dependency
+        return
+    with manager._LOCK:
+        env = manager._ENV
+        if env is not None:
+            env.close()
+            manager._ENV = None
+
+
+def decimal_tolerances(column_types: Mapping[str, str]) -> dict[str, float]:
+    """Per column: half a unit of the last decimal place for DECIMAL(p,s) columns.
+
+    A DECIMAL(18,2) Avg_Ticket_90d is a legitimate storage choice (brief: DOUBLE/DECIMAL);
+    the reference keeps full precision, so the comparison allows the rounding.
+    """
+    out = {}
+    for col, typ in column_types.items():
+        t = typ.upper()
+        if t.startswith("DECIMAL") and "," in t:
+            scale = int(t.split(",")[1].rstrip(")").strip())
+            out[col] = 0.5 * 10 ** (-scale) + 1e-9
+    return out
+
+
+def require_dbt_models() -> None:
+    if not dbt_models_present():
+        pytest.skip(f"no dbt models yet in {MARTS_DIR}")
+
+
+class Result:
+    """Output tables indexed for lookups in tests (values as plain Python: None = NULL)."""
+
+    def __init__(self, tables: reference.Tables):
+        self.tables = tables
+        self._agg = {(r["Score_Date"], r["Depot_Number"]): r for r in reference.records(tables.agg)}
+        self._lab = {(r["Score_Date"], r["Depot_Number"]): r
+                     for r in reference.records(tables.labels)}
+        self._dq: dict[tuple, int] = {}
+        for r in reference.records(tables.dq):
+            key = (r["Datei_Datum"], str(r["Source_Table"]).lower(), r["Reason"])
+            self._dq[key] = self._dq.get(key, 0) + int(r["Row_Count"])
+
+    def agg(self, score_date: str, depot: str) -> dict[str, Any] | None:
+        """The aggregate row of (Score_Date, Depot_Number), None if there is none."""
+        return self._agg.get((date.fromisoformat(score_date), depot))
+
+    def label(self, score_date: str, depot: str) -> dict[str, Any] | None:
+        return self._lab.get((date.fromisoformat(score_date), depot))
+
+    def dq(self, datei_datum: str | None, table: str, reason: str) -> int:
+        """Row_Count of one FA_DATA_QUALITY cell, 0 when the row is absent.
+
+        Source_Table is compared case-insensitively (SPEC §2: names compare so).
+        """
+        day = None if datei_datum is None else date.fromisoformat(datei_datum)
+        return self._dq.get((day, table.lower(), reason), 0)
+
+    def dq_cells(self) -> dict[tuple, int]:
+        return dict(self._dq)
+
+    def agg_dates(self, depot: str) -> list[date]:
+        return sorted(k[0] for k in self._agg if k[1] == depot)
