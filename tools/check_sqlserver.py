@@ -21,7 +21,10 @@ Usage: python -m tools.check_sqlserver [--out build/sqlserver] [--skip-dbt]
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
+import re
 import os
 import shutil
 import sys
@@ -81,6 +84,69 @@ def compile_form(work: Path, form: str, vars_: dict) -> dict[str, dict[str, str]
     return out
 
 
+# Rendered in the context of an inline query: every model's pre/post hooks and, for the
+# incremental models, the statement dbt-sqlserver's strategy macro would send (with the
+# target and temp relations and the model's columns standing in for introspection).
+HOOKS_INLINE = """
+{%- if execute -%}
+{%- for node in graph.nodes.values() if node.resource_type == 'model' -%}
+{%- for hook in node.config.get('pre-hook', []) + node.config.get('post-hook', []) -%}
+{%- set rendered = render(hook.sql) | trim -%}
+{%- if rendered %}
+-- @@unit hook {{ node.name }} {{ node.alias }}
+{{ rendered }}
+{% endif -%}
+{%- endfor -%}
+{%- if node.config.materialized == 'incremental' -%}
+{%- set target = api.Relation.create(database=target.database, schema=target.schema, identifier=node.alias) -%}
+{%- set temp = api.Relation.create(database=target.database, schema=target.schema, identifier=node.alias ~ '__dbt_temp') -%}
+{%- set cols = [] -%}{%- for c in node.columns.values() -%}{%- do cols.append({'name': c.name}) -%}{%- endfor -%}
+{%- if not cols -%}{%- do cols.append({'name': 'Score_Date'}) -%}{%- do cols.append({'name': 'Depot_Number'}) -%}{%- endif -%}
+{%- set strategy = node.config.get('incremental_strategy') or 'append' -%}
+{%- set predicates = node.config.get('incremental_predicates') or node.config.get('predicates') -%}
+-- @@unit strategy {{ node.name }} {{ strategy }} predicates={{ predicates | tojson }}
+{%- if strategy == 'delete+insert' %}
+{{ sqlserver__get_delete_insert_merge_sql(target, temp, node.config.get('unique_key'), cols, predicates) }}
+{%- elif strategy == 'merge' %}
+{{ sqlserver__get_merge_sql(target, temp, node.config.get('unique_key'), cols, predicates) }}
+{%- else %}
+{{ get_insert_into_sql(target, temp, cols) if false else '' }}insert into {{ target }} ({{ get_quoted_csv(cols | map(attribute='name')) }}) select {{ get_quoted_csv(cols | map(attribute='name')) }} from {{ temp }}
+{%- endif %}
+{% endif -%}
+{%- endfor -%}
+{%- endif -%}
+"""
+
+
+def compile_hooks(work: Path, vars_: dict) -> list[tuple[str, str]]:
+    """[(label, T-SQL)] of every hook and incremental strategy statement (see HOOKS_INLINE).
+
+    ``this`` inside a hook renders as the inline query's relation; it is put back to the
+    model's table name so the file reads as what the server receives.
+    """
+    from dbt.cli.main import dbtRunner
+
+    target_path = work / "target_hooks"
+    cli = ["--quiet", "--no-use-colors", "--log-format", "text", "compile",
+           "--no-populate-cache", "--no-introspect", "--vars", json.dumps(vars_),
+           "--inline", HOOKS_INLINE,
+           "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR), "--target", "sqlserver",
+           "--target-path", str(target_path), "--log-path", str(target_path / "logs")]
+    with contextlib.redirect_stdout(io.StringIO()):  # an inline compile prints its result
+        res = dbtRunner().invoke(cli)
+    if not res.success:
+        raise SystemExit(f"check-sqlserver: rendering hooks for SQL Server failed: {res.exception}")
+    text = res.result.results[0].node.compiled_code
+    units = []
+    for chunk in text.split("-- @@unit ")[1:]:
+        header, _, body = chunk.partition("\n")
+        parts = header.split()
+        if parts[0] == "hook":
+            body = body.replace("inline_query", parts[2])
+        units.append((" ".join(parts), body.strip()))
+    return units
+
+
 def writer_statements() -> list[tuple[str, str]]:
     """(label, sql) of every statement ml/db_sqlserver.py sends for typical writes."""
     import pandas as pd
@@ -119,6 +185,17 @@ def writer_statements() -> list[tuple[str, str]]:
     return out + [("create_table_sql", ddl)]
 
 
+def _strategy_findings(label: str) -> list[Finding]:
+    """dbt-sqlserver 1.11.3 renders delete+insert incremental_predicates without the table
+    alias (fixed in 1.12): the project must not use them there."""
+    parts = label.split()
+    if parts[0] == "strategy" and parts[2] == "delete+insert" and parts[3] not in ("predicates=null", "predicates=[]"):
+        return [Finding(f"model {parts[1]}", "delete-insert-predicates",
+                        "incremental_predicates with delete+insert render without the table alias "
+                        "in dbt-sqlserver 1.11.3: drop them or override sqlserver__get_delete_insert_merge_sql")]
+    return []
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=str(ROOT / "build" / "sqlserver"))
@@ -136,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
 
     findings: list[Finding] = []
     parsed = checked = 0
-    n_models = n_tests = n_incremental = 0
+    n_models = n_tests = n_incremental = n_hooks = 0
 
     if not args.skip_dbt:
         work = out / "_dbt"
@@ -163,6 +240,19 @@ def main(argv: list[str] | None = None) -> int:
                 checked += 1
                 findings += f
             n_models += 1
+        log("check-sqlserver: rendering hooks and incremental strategy statements")
+        hook_units = compile_hooks(work, {"fund": fund, "force_incremental": True, **DATE_VARS})
+        (out / "hooks").mkdir()
+        for label, sql in hook_units:
+            kind, model = label.split()[:2]
+            (out / "hooks" / f"{model}.{kind}.sql").open("a").write(f"-- {label}\n{sql}\n;\n")
+            findings += _strategy_findings(label)
+            if sql:
+                n, f = check_sql(sql, label)
+                parsed += n
+                checked += 1
+                findings += f
+        n_hooks = len(hook_units)
         for name, sql in sorted(full["test"].items()):
             (out / "tests" / f"{name}.sql").write_text(sql)
             # dbt-sqlserver wraps a test's SQL in a view: the same rules as a model.
@@ -188,7 +278,8 @@ def main(argv: list[str] | None = None) -> int:
     seconds = time.monotonic() - t0
     print(
         f"check-sqlserver: {n_models} models ({n_incremental} with a separate incremental form), "
-        f"{n_tests} data tests, {len(statements)} Python writer statements; "
+        f"{n_tests} data tests, {n_hooks} hook/strategy statements, "
+        f"{len(statements)} Python writer statements; "
         f"{checked} units checked, {parsed} T-SQL statements parsed; "
         f"{len(errors)} errors, {len(warnings)} warnings; {seconds:.1f} s; output in {out}"
     )

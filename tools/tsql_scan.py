@@ -229,6 +229,8 @@ def scan_tree(tree: exp.Expression, where: str, is_model: bool) -> list[Finding]
     for sel in tree.find_all(exp.Select):
         for proj in sel.expressions:
             inner = proj.this if isinstance(proj, exp.Alias) else proj
+            if isinstance(inner, exp.EQ) and isinstance(inner.this, exp.Parameter):
+                continue  # SELECT @var = expr: a variable assignment, not a predicate
             if isinstance(inner, _PREDICATES):
                 out.append(Finding(where, "boolean-column",
                                    f"predicate selected as a value ({proj.sql('tsql')[:60]}): "
