@@ -49,6 +49,23 @@ def export_env(settings: Settings) -> None:
     os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
 
 
+def release_duckdb() -> None:
+    """Close the DuckDB database dbt-duckdb keeps open in-process after a dbt call.
+
+    Without this, opening the FA file again in this process (ml.db.open_target, e.g. to
+    score right after the daily dbt build) fails with "different configuration".
+    """
+    try:
+        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+    except ImportError:  # dbt-duckdb not installed (SQL Server only)
+        return
+    with DuckDBConnectionManager._LOCK:
+        env = DuckDBConnectionManager._ENV
+        DuckDBConnectionManager._ENV = None
+        if env is not None:
+            env.close()
+
+
 def run_dbt(settings: Settings, args: Sequence[str], vars_: Mapping[str, Any] | None = None,
             quiet: bool = True) -> list[dict[str, Any]]:
     """Invoke ``dbt <args>`` in-process; return one dict per node result.
@@ -67,7 +84,10 @@ def run_dbt(settings: Settings, args: Sequence[str], vars_: Mapping[str, Any] | 
     if vars_ is not None:
         cli += ["--vars", json.dumps(vars_)]
     flags = ["--quiet"] if quiet else []
-    res = dbtRunner().invoke(flags + ["--log-format", "text", "--no-use-colors"] + cli)
+    try:
+        res = dbtRunner().invoke(flags + ["--log-format", "text", "--no-use-colors"] + cli)
+    finally:
+        release_duckdb()
     results = []
     if res.result is not None and hasattr(res.result, "results"):
         for r in res.result.results:

@@ -13,8 +13,8 @@
 --
 -- Windowed features are running sums over each depot's delta stream (int_feature_deltas):
 -- the deltas dated before start_date are clamped onto start_date (their sum is the state
--- on that day), the universe rows add zero-delta rows so every Score_Date is in the
--- stream, and one ROWS window per column sums them up in date order.
+-- on that day), ROWS windows sum them up in date order on the (sparse) delta days, and
+-- each universe row takes the state of its depot's latest delta day on or before it.
 {%- set cols = feature_delta_columns() %}
 with universe as (
 
@@ -49,23 +49,7 @@ clamped_deltas as (
 
 ),
 
-stream_rows as (
-
-    select * from clamped_deltas
-
-    union all
-
-    select
-        Depot_Number,
-        Score_Date as Stream_Date
-        {%- for name, kind in cols %},
-        0 as {{ name }}
-        {%- endfor %}
-    from universe
-
-),
-
-stream as (
+delta_stream as (
 
     select
         Depot_Number,
@@ -73,20 +57,70 @@ stream as (
         {%- for name, kind in cols %},
         sum({{ name }}) as {{ name }}
         {%- endfor %}
-    from stream_rows
+    from clamped_deltas
     group by Depot_Number, Stream_Date
 
 ),
 
 running as (
 
+    -- the state of every feature after the deltas of Stream_Date (sparse: delta days only)
     select
         Depot_Number,
         Stream_Date
         {%- for name, kind in cols %},
         sum({{ name }}) {{ running_total() }} as {{ name | replace('d_', 'r_', 1) }}
         {%- endfor %}
-    from stream
+    from delta_stream
+
+),
+
+stream_dates as (
+
+    select Depot_Number, Stream_Date, 1 as is_delta from delta_stream
+
+    union all
+
+    select Depot_Number, Score_Date as Stream_Date, 0 as is_delta from universe
+
+),
+
+last_delta as (
+
+    -- for every universe row, the latest delta day on or before it: one window over a
+    -- narrow stream instead of one window per feature over every depot-day
+    select
+        Depot_Number,
+        Stream_Date as Score_Date,
+        is_delta,
+        max(case when is_delta = 1 then Stream_Date end) over (
+            partition by Depot_Number
+            order by Stream_Date, is_delta desc
+            rows between unbounded preceding and current row
+        ) as last_delta_date
+    from stream_dates
+
+),
+
+universe_state as (
+
+    select
+        u.Score_Date,
+        u.Depot_Number,
+        u.Cash,
+        u.Portfolio_Value,
+        u.Pos_Count
+        {%- for name, kind in cols %},
+        coalesce(r.{{ name | replace('d_', 'r_', 1) }}, 0) as {{ name | replace('d_', 'r_', 1) }}
+        {%- endfor %}
+    from universe as u
+    inner join last_delta as l
+        on l.Depot_Number = u.Depot_Number
+        and l.Score_Date = u.Score_Date
+        and l.is_delta = 0
+    left join running as r
+        on r.Depot_Number = l.Depot_Number
+        and r.Stream_Date = l.last_delta_date
 
 ),
 
@@ -95,16 +129,16 @@ features as (
     select
         u.Score_Date,
         u.Depot_Number,
-        cast(r.r_buys_7d as {{ t_int() }}) as Buys_7d,
-        cast(r.r_buys_30d as {{ t_int() }}) as Buys_30d,
+        cast(u.r_buys_7d as {{ t_int() }}) as Buys_7d,
+        cast(u.r_buys_30d as {{ t_int() }}) as Buys_30d,
         cast(case
-            when r.r_last_buy_unc >= r.r_last_buy_canc and r.r_last_buy_unc > 0
-                then {{ day_number('u.Score_Date') }} - r.r_last_buy_unc
-            when r.r_last_buy_canc > 0
-                then {{ day_number('u.Score_Date') }} - r.r_last_buy_canc
+            when u.r_last_buy_unc >= u.r_last_buy_canc and u.r_last_buy_unc > 0
+                then {{ day_number('u.Score_Date') }} - u.r_last_buy_unc
+            when u.r_last_buy_canc > 0
+                then {{ day_number('u.Score_Date') }} - u.r_last_buy_canc
         end as {{ t_int() }}) as Last_Buy_Days,
         case
-            when r.r_ticket_n_90d > 0 then {{ safe_divide('r.r_ticket_sum_90d', 'r.r_ticket_n_90d') }}
+            when u.r_ticket_n_90d > 0 then {{ safe_divide('u.r_ticket_sum_90d', 'u.r_ticket_n_90d') }}
         end as Avg_Ticket_90d,
         u.Cash,
         u.Portfolio_Value,
@@ -112,18 +146,15 @@ features as (
             when u.Cash + u.Portfolio_Value > 0
                 then {{ safe_divide('u.Cash', 'u.Cash + u.Portfolio_Value') }}
         end as Cash_Ratio,
-        cast(r.r_deposit_30d as {{ t_money() }}) as Deposit_30d_eff,
-        cast(r.r_turnover_30d as {{ t_money() }}) as Turnover_30d,
+        cast(u.r_deposit_30d as {{ t_money() }}) as Deposit_30d_eff,
+        cast(u.r_turnover_30d as {{ t_money() }}) as Turnover_30d,
         u.Pos_Count,
-        cast(r.r_new_refs_90d as {{ t_int() }}) as NewRefs_90d,
+        cast(u.r_new_refs_90d as {{ t_int() }}) as NewRefs_90d,
         case
-            when r.r_orders_30d > 0 then {{ safe_divide('r.r_cancelled_30d', 'r.r_orders_30d') }}
+            when u.r_orders_30d > 0 then {{ safe_divide('u.r_cancelled_30d', 'u.r_orders_30d') }}
         end as CancelRate_30d,
-        cast(case when r.r_target_active = 0 then 1 else 0 end as {{ t_int() }}) as Pre_First_Target
-    from universe as u
-    inner join running as r
-        on r.Depot_Number = u.Depot_Number
-        and r.Stream_Date = u.Score_Date
+        cast(case when u.r_target_active = 0 then 1 else 0 end as {{ t_int() }}) as Pre_First_Target
+    from universe_state as u
 
 )
 

@@ -1,0 +1,173 @@
+"""The dbt part of the pipeline: backfill ranges and the daily build of aggregates and labels.
+
+``backfill`` rebuilds CD_FA_AGG_BUY_<CODE> and CD_FA_LABELS_<CODE> for a Score_Date range
+in chunks of a few months (one ``dbt run`` each, so memory stays bounded and progress is
+visible), then runs the data tests once over the whole range. ``build_day`` is the dbt step
+of the daily run: ``dbt build`` for one Score_Date (its aggregates, plus the refresh of every
+earlier label that can have changed; see docs/dbt.md). Progress goes to stderr.
+"""
+
+from __future__ import annotations
+
+import calendar
+import time
+from datetime import date, timedelta
+from typing import Any
+
+from ml.config import Settings
+from ml.dbt import dbt_vars, log, run_dbt
+from ml.errors import BadInput, DataError
+
+CHUNK_MONTHS = 3  # Score_Dates per `dbt run` of a backfill (10k depots x 3 months ~ 1M rows)
+
+# The data horizon (docs/rules.md §1): latest day of a counting U file. A (type, day) with
+# at least one valid file row has a counting file, so the max over valid U rows is enough.
+HORIZON_SQL = (
+    "SELECT max(Datei_Datum) FROM {table} "
+    "WHERE Datei_ID IS NOT NULL AND Datei_Datum IS NOT NULL "
+    "AND upper(ltrim(rtrim(Datei_Typ))) = 'U'"
+)
+
+
+def add_months(day: date, months: int) -> date:
+    """``day`` shifted by ``months`` calendar months (negative: back), clamped to month end."""
+    index = day.year * 12 + (day.month - 1) + months
+    year, month = divmod(index, 12)
+    last = calendar.monthrange(year, month + 1)[1]
+    return date(year, month + 1, min(day.day, last))
+
+
+def data_horizon(settings: Settings) -> date:
+    """The latest Datei_Datum of a counting U file in the source (read-only).
+
+    Raises DataError when the source is missing or holds no U file.
+    """
+    if settings.engine == "sqlserver":
+        value = _sqlserver_horizon()
+    else:
+        value = _duckdb_horizon(settings)
+    if value is None:
+        raise DataError("the source has no counting U file (cd_Datei): no data horizon")
+    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+
+
+def _duckdb_horizon(settings: Settings) -> Any:
+    import duckdb
+
+    if not settings.source_db.is_file():
+        raise DataError(
+            f"source database {settings.source_db} does not exist: "
+            "run 'python orchestrate.py demo-data' first"
+        )
+    con = duckdb.connect(str(settings.source_db), read_only=True)
+    try:
+        return con.execute(HORIZON_SQL.format(table="dbo.cd_Datei")).fetchall()[0][0]
+    except duckdb.Error as exc:
+        raise DataError(f"cannot read cd_Datei from {settings.source_db}: {exc}") from None
+    finally:
+        con.close()
+
+
+def _sqlserver_horizon() -> Any:
+    from sqlalchemy import text
+
+    from ml.db_sqlserver import get_engine_source
+
+    with get_engine_source().connect() as con:
+        return con.execute(text(HORIZON_SQL.format(table="dbo.cd_Datei"))).scalar()
+
+
+def resolve_backfill_range(settings: Settings, months: int | None, start: date | None,
+                           end: date | None) -> tuple[date, date]:
+    """The Score_Date range of a backfill: ``--months N`` or ``--start-date`` + ``--end-date``.
+
+    months: the last N calendar months up to the data horizon, i.e.
+    [horizon - N months + 1 day, horizon]. Raises BadInput for any other combination or when
+    end < start; DataError when the source is missing (months only).
+    """
+    if months is not None and (start is not None or end is not None):
+        raise BadInput("give either --months or --start-date/--end-date, not both")
+    if months is not None:
+        if months < 1:
+            raise BadInput("--months must be at least 1")
+        horizon = data_horizon(settings)
+        return add_months(horizon, -months) + timedelta(days=1), horizon
+    if start is None or end is None:
+        raise BadInput("give --months N, or both --start-date and --end-date")
+    if end < start:
+        raise BadInput(f"--end-date {end.isoformat()} is before --start-date {start.isoformat()}")
+    return start, end
+
+
+def chunk_range(start: date, end: date, months: int = CHUNK_MONTHS) -> list[tuple[date, date]]:
+    """[start, end] cut into consecutive chunks of ``months`` calendar months (last one shorter)."""
+    chunks = []
+    lo = start
+    while lo <= end:
+        hi = min(add_months(lo, months) - timedelta(days=1), end)
+        chunks.append((lo, hi))
+        lo = hi + timedelta(days=1)
+    return chunks
+
+
+def count_rows(settings: Settings, start: date, end: date) -> dict[str, int]:
+    """Rows of the aggregate and label tables with Score_Date in [start, end]."""
+    from ml.db import open_target
+
+    out = {}
+    with open_target(settings, read_only=True) as db:
+        for key, table in (("aggregate_rows", settings.agg_table),
+                           ("label_rows", settings.labels_table)):
+            if not db.table_exists(table):
+                out[key] = 0
+                continue
+            df = db.query_df(
+                f"SELECT count(*) AS n FROM dbo.{table} WHERE Score_Date BETWEEN ? AND ?",
+                [start, end],
+            )
+            out[key] = int(df["n"].iloc[0])
+    return out
+
+
+def backfill(settings: Settings, start: date, end: date,
+             chunk_months: int = CHUNK_MONTHS) -> dict[str, Any]:
+    """Rebuild aggregates and labels for every Score_Date in [start, end], then test them.
+
+    One ``dbt run`` per chunk of ``chunk_months`` months (each replaces its whole
+    Score_Dates), then one ``dbt test`` over the full range. Returns a summary dict:
+    range, days, aggregate_rows, label_rows, seconds. Raises DbtFailed on any dbt error.
+    """
+    if end < start:
+        raise BadInput(f"end date {end.isoformat()} is before start date {start.isoformat()}")
+    t0 = time.monotonic()
+    chunks = chunk_range(start, end, chunk_months)
+    for i, (lo, hi) in enumerate(chunks, 1):
+        t1 = time.monotonic()
+        run_dbt(settings, ["run"], dbt_vars(settings, lo, hi))
+        log(f"backfill {lo.isoformat()}..{hi.isoformat()} ({i}/{len(chunks)}) "
+            f"{time.monotonic() - t1:.1f}s")
+    t1 = time.monotonic()
+    run_dbt(settings, ["test"], dbt_vars(settings, start, end))
+    log(f"backfill tests {start.isoformat()}..{end.isoformat()} {time.monotonic() - t1:.1f}s")
+    counts = count_rows(settings, start, end)
+    return {
+        "range": f"{start.isoformat()}..{end.isoformat()}",
+        "days": (end - start).days + 1,
+        **counts,
+        "seconds": round(time.monotonic() - t0, 1),
+    }
+
+
+def build_day(settings: Settings, day: date) -> dict[str, Any]:
+    """The dbt step of the daily run: ``dbt build`` for Score_Date ``day``.
+
+    Builds the day's aggregates and labels and refreshes every earlier label that can have
+    changed (censored rows, depots whose first_buy_date changed), with the unit and data
+    tests. Returns {score_date, aggregate_rows, label_rows, seconds}.
+    """
+    t0 = time.monotonic()
+    run_dbt(settings, ["build"], dbt_vars(settings, day, day))
+    counts = count_rows(settings, day, day)
+    seconds = round(time.monotonic() - t0, 1)
+    log(f"dbt build {day.isoformat()} {seconds:.1f}s")
+    return {"score_date": day.isoformat(), **counts, "seconds": seconds}
