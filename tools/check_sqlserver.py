@@ -11,7 +11,10 @@
    (plus ``<model>.incremental.sql`` where the incremental form differs); data tests to
    ``build/sqlserver/tests/``.
 4. The statements the Python writer (ml/db_sqlserver.py) sends, captured with the fake
-   DBAPI connection, go to ``build/sqlserver/python/writer.sql``.
+   DBAPI connection, go to ``build/sqlserver/python/writer.sql``; every other SQL string
+   in ml/ that can reach SQL Server (f-string fields as X_) to ``python/sql_literals.sql``.
+   Each model's hooks and its incremental strategy statement (rendered by dbt-sqlserver's
+   own macro) go to ``build/sqlserver/hooks/``.
 5. Every statement is parsed as T-SQL (sqlglot) and scanned for constructs SQL Server
    lacks (tools/tsql_scan.py). Any error finding fails the check (exit 1) with a list.
 
@@ -185,6 +188,56 @@ def writer_statements() -> list[tuple[str, str]]:
     return out + [("create_table_sql", ddl)]
 
 
+_SQL_START = re.compile(r"^\s*(SELECT|WITH|INSERT|DELETE|UPDATE|CREATE|DROP|MERGE|ALTER|EXEC)\s", re.I)
+PLACEHOLDER = "X_"
+# Modules and scopes that only ever talk to DuckDB (the embedded source writer, DuckDatabase,
+# _duckdb_* helpers): their SQL never reaches SQL Server.
+DUCKDB_ONLY_MODULES = {"source.py", "demo_data.py"}
+
+
+def python_sql_literals(package: Path = ROOT / "ml") -> list[tuple[str, str]]:
+    """[(file:line, sql)] of every SQL string in the Python package that can reach SQL Server.
+
+    f-string fields and str.format fields become the identifier X_; docstrings and scopes
+    whose name says DuckDB are left out.
+    """
+    import ast
+
+    out = []
+    for path in sorted(package.glob("*.py")):
+        if path.name in DUCKDB_ONLY_MODULES:
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        skip: set[int] = set()
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                if "duck" in node.name.lower():
+                    skip.update(id(n) for n in ast.walk(node))
+            if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
+                skip.add(id(node.value))  # docstrings and bare strings
+            if isinstance(node, ast.JoinedStr):
+                skip.update(id(v) for v in node.values)
+        for node in ast.walk(tree):
+            if id(node) in skip:
+                continue
+            if isinstance(node, ast.JoinedStr):
+                text = "".join(str(v.value) if isinstance(v, ast.Constant) else PLACEHOLDER
+                               for v in node.values)
+            elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+                text = re.sub(r"\{[A-Za-z_][A-Za-z0-9_]*\}", PLACEHOLDER, node.value)
+            else:
+                continue
+            if _SQL_START.match(text):
+                shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+                out.append((f"{shown}:{node.lineno}", text))
+    return out
+
+
+def _not_placeholder(f: Finding) -> bool:
+    """A bare X_ (a caller-supplied WHERE clause) is not a boolean column."""
+    return not (f.rule == "boolean-column" and f.detail.startswith(f"{PLACEHOLDER} used as"))
+
+
 def _strategy_findings(label: str) -> list[Finding]:
     """dbt-sqlserver 1.11.3 renders delete+insert incremental_predicates without the table
     alias (fixed in 1.12): the project must not use them there."""
@@ -271,6 +324,15 @@ def main(argv: list[str] | None = None) -> int:
         checked += 1
         findings += f
 
+    literals = python_sql_literals()
+    (out / "python" / "sql_literals.sql").write_text(
+        "".join(f"-- {label}\n{sql};\n\n" for label, sql in literals))
+    for label, sql in literals:
+        n, f = check_sql(sql, label)
+        parsed += n
+        checked += 1
+        findings += [x for x in f if _not_placeholder(x)]
+
     errors = [f for f in findings if f.severity == ERROR]
     warnings = [f for f in findings if f.severity != ERROR]
     for f in warnings + errors:
@@ -279,7 +341,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"check-sqlserver: {n_models} models ({n_incremental} with a separate incremental form), "
         f"{n_tests} data tests, {n_hooks} hook/strategy statements, "
-        f"{len(statements)} Python writer statements; "
+        f"{len(statements)} Python writer statements, {len(literals)} SQL strings in ml/; "
         f"{checked} units checked, {parsed} T-SQL statements parsed; "
         f"{len(errors)} errors, {len(warnings)} warnings; {seconds:.1f} s; output in {out}"
     )

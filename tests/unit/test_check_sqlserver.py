@@ -112,3 +112,27 @@ def test_only_hints_sqlglot_cannot_parse_are_removed():
 def test_several_statements_are_all_parsed():
     n, findings = check_sql("select 1 as a; select a::int as b from t", "batch")
     assert n == 2 and [f.rule for f in findings] == ["double-colon-cast"]
+
+
+def test_variable_assignment_is_not_a_boolean_column():
+    sql = "declare @s nvarchar(max) = N''; select @s = @s + name from sys.columns"
+    _, findings = check_sql(sql, "batch")
+    assert [f for f in findings if f.severity == ERROR] == []
+
+
+def test_python_sql_literals_are_found_and_duckdb_scopes_skipped(tmp_path):
+    from tools.check_sqlserver import python_sql_literals
+
+    (tmp_path / "mod.py").write_text(
+        '"""SELECT in a docstring is not SQL."""\n'
+        'def load(db, table):\n'
+        '    return db.query_df(f"SELECT a FROM dbo.{table} LIMIT 5")\n'
+        'def _duckdb_only(con):\n'
+        '    con.execute("SELECT a::int FROM t")\n'
+        'Q = "DELETE FROM {table} WHERE a = ?"\n'
+    )
+    found = python_sql_literals(tmp_path)
+    texts = [sql for _, sql in found]
+    assert sorted(texts) == ["DELETE FROM X_ WHERE a = ?", "SELECT a FROM dbo.X_ LIMIT 5"]
+    _, findings = check_sql("SELECT a FROM dbo.X_ LIMIT 5", "mod")
+    assert "limit" in {f.rule for f in findings}
