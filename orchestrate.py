@@ -220,5 +220,105 @@ def registry_rollback_cmd() -> None:
     echo_summary({f"T{h} active": v for h, v in now_active.items()})
 
 
+@cli.command("eval")
+@click.option("--horizons", default="7,14,30", show_default=True, help="Comma-separated horizons in days.")
+@click.option("--start", required=True, help="First Score_Date of the interval.")
+@click.option("--end", required=True, help="Last Score_Date of the interval.")
+@click.option("--n-boot", type=click.IntRange(0, 10_000), default=200, show_default=True,
+              help="Bootstrap draws for the AP interval.")
+@edge
+def eval_cmd(horizons: str, start: str, end: str, n_boot: int) -> None:
+    """Evaluate every registered model on the label-complete rows of an interval (FA_MODEL_EVAL)."""
+    from ml.config import parse_horizons
+    from ml.evaluate import evaluate_models
+    from ml.lock import pipeline_lock
+    from ml.report import format_table
+
+    cfg = settings()
+    with pipeline_lock(cfg, "eval"):
+        rows = evaluate_models(cfg, parse_horizons(horizons), iso_date("--start", start),
+                               iso_date("--end", end), n_boot=n_boot)
+    rows = [{**r, "active": r["Is_Active"] == 1, "in_sample": r["Overlaps_Training"] == 1} for r in rows]
+    click.echo(format_table(rows, [
+        ("Horizon", "T", ""), ("Version", "version", ""), ("Rows", "rows", ","),
+        ("Base_Rate", "base rate", ".4f"), ("AP", "AP", ".4f"), ("P_At_1", "P@1%", ".3f"),
+        ("Lift_At_1", "Lift@1%", ".2f"), ("Lift_At_5", "Lift@5%", ".2f"), ("ECE", "ECE", ".4f"),
+        ("active", "active", ""), ("in_sample", "in-sample", ""),
+    ]))
+
+
+@cli.command("qc")
+@click.option("--window-days", type=click.IntRange(1, 3650), default=30, show_default=True)
+@click.option("--date", "day", default=None, help="Last day of the window [latest aggregate day].")
+@edge
+def qc_cmd(window_days: int, day: str | None) -> None:
+    """Daily checks: counts, positive rates, NULL shares, data quality; exit 5 on an alert."""
+    from ml.errors import QCAlert
+    from ml.lock import pipeline_lock
+    from ml.qc import run_qc
+
+    cfg = settings()
+    with pipeline_lock(cfg, "qc"):
+        result = run_qc(cfg, window_days, iso_date("--date", day))
+    click.echo(result["summary"])
+    if result["alerts"]:
+        raise QCAlert(f"QC raised {len(result['alerts'])} alert(s); first: {result['alerts'][0]['Message']}")
+
+
+@cli.command("build-day", hidden=True)
+@click.option("--date", "day", required=True, help="Score_Date to build.")
+@edge
+def build_day_cmd(day: str) -> None:
+    """Internal step of `daily`: dbt build of one Score_Date."""
+    from ml.lock import pipeline_lock
+    from ml.pipeline import build_day
+
+    cfg = settings()
+    with pipeline_lock(cfg, "build-day"):
+        echo_summary(build_day(cfg, iso_date("--date", day)))
+
+
+@cli.command("daily")
+@click.option("--date", "day", default=None, help="Score_Date to run [the data horizon].")
+@edge
+def daily_cmd(day: str | None) -> None:
+    """dbt build of the day -> score -> qc, each a child process with its time limit."""
+    from ml.lock import pipeline_lock
+    from ml.runner import daily
+
+    cfg = settings()
+    when = iso_date("--date", day)
+    with pipeline_lock(cfg, "daily"):
+        echo_summary(daily(cfg, when))
+
+
+@cli.command("demo")
+@click.option("--depots", type=click.IntRange(50, 1_000_000), default=2000, show_default=True)
+@click.option("--days", type=click.IntRange(300, 3650), default=730, show_default=True)
+@click.option("--seed", type=int, default=42, show_default=True)
+@click.option("--end-date", default="2025-08-20", show_default=True)
+@click.option("--n-boot", type=click.IntRange(0, 10_000), default=200, show_default=True,
+              help="Bootstrap draws for the training metrics' intervals.")
+@edge
+def demo_cmd(depots: int, days: int, seed: int, end_date: str, n_boot: int) -> None:
+    """Demo world -> backfill -> train -> score -> eval -> qc, then a summary table."""
+    from ml.lock import pipeline_lock
+    from ml.report import format_table
+    from ml.runner import demo
+
+    cfg = settings()
+    with pipeline_lock(cfg, "demo"):
+        rows, facts, alert = demo(cfg, depots, days, seed, iso_date("--end-date", end_date), n_boot)
+    click.echo("")
+    click.echo(format_table(rows, [
+        ("horizon", "horizon", ""), ("version", "version", ""), ("test_rows", "test rows", ","),
+        ("base_rate", "base rate", ".4f"), ("ap", "AP", ".4f"), ("lift_at_1", "Lift@1%", ".2f"),
+        ("rows_scored", "rows scored", ","),
+    ]))
+    echo_summary(facts)
+    if alert is not None:
+        raise alert
+
+
 if __name__ == "__main__":
     cli(prog_name="orchestrate.py")

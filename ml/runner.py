@@ -1,0 +1,170 @@
+"""The daily runner and the demo: steps of orchestrate.py run one after the other.
+
+Each step runs as a child process (``python orchestrate.py <step> ...`` with the same
+interpreter), so a step that hangs can be stopped at its time limit, a crash in one step
+cannot leave another half-done in the same process, and every step gets a fresh database
+connection. The parent holds the pipeline lock; the children inherit it (ml/lock.py).
+A step's exit code is passed on unchanged; a step past its time limit is killed and the
+run ends with exit code 7 (docs/operations.md).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from datetime import date, timedelta
+from typing import Any, Sequence
+
+import pandas as pd
+
+from ml.config import PROJECT_ROOT, Settings
+from ml.dbt import log
+from ml.errors import DataError, FAError, StepTimeout, EXIT_QC_ALERT
+
+ORCHESTRATE = PROJECT_ROOT / "orchestrate.py"
+TEST_DAYS = 60          # demo: the out-of-time test window (label-complete days of the longest horizon)
+WARM_UP_DAYS = 90       # demo: first days left out of training (90-day features still filling up)
+
+
+class StepFailed(FAError):
+    """A child step ended with a non-zero exit code; the runner exits with the same code."""
+
+    def __init__(self, step: str, code: int) -> None:
+        what = "raised QC alerts" if code == EXIT_QC_ALERT else "failed"
+        super().__init__(f"step '{step}' {what} (exit code {code}); see its output above")
+        self.exit_code = code
+        self.step = step
+
+
+def run_step(step: str, args: Sequence[str], timeout: float | None) -> float:
+    """Run ``python orchestrate.py <args>`` as a child; return its seconds.
+
+    Output of the child goes straight to this process's stdout/stderr. Raises StepTimeout
+    (the child is killed) or StepFailed (the child's exit code).
+    """
+    cmd = [sys.executable, str(ORCHESTRATE), *map(str, args)]
+    limit = f" (time limit {int(timeout)} s)" if timeout else ""
+    log(f"==> {step}: orchestrate.py {' '.join(map(str, args))}{limit}")
+    t0 = time.monotonic()
+    sys.stdout.flush()
+    try:
+        proc = subprocess.run(cmd, timeout=timeout, cwd=str(PROJECT_ROOT))
+    except subprocess.TimeoutExpired:  # subprocess.run has killed the child already
+        raise StepTimeout(
+            f"step '{step}' exceeded its time limit of {int(timeout)} s and was stopped; "
+            "rerun, or raise timeouts_seconds." + step + " in FA_CONFIG"
+        ) from None
+    seconds = time.monotonic() - t0
+    if proc.returncode != 0:
+        raise StepFailed(step, proc.returncode)
+    log(f"<== {step}: ok in {seconds:.1f} s")
+    return seconds
+
+
+def daily(settings: Settings, day: date | None = None) -> dict[str, Any]:
+    """dbt build of the day -> score -> qc, each with its time limit; returns step seconds."""
+    if day is None:
+        from ml.pipeline import data_horizon
+
+        day = data_horizon(settings)
+    d = day.isoformat()
+    steps = [
+        ("dbt", ["build-day", "--date", d]),
+        ("score", ["score", "--date", d]),
+        ("qc", ["qc", "--date", d]),
+    ]
+    out: dict[str, Any] = {"date": d}
+    for step, args in steps:
+        out[f"{step}_seconds"] = round(run_step(step, args, settings.timeouts.get(step)), 1)
+    return out
+
+
+def demo_windows(first: date, horizon_date: date, longest: int) -> dict[str, date]:
+    """Training and test windows derived from the data (pure).
+
+    Test: the last TEST_DAYS days whose longest-horizon label is complete; training: from
+    WARM_UP_DAYS after the first Score_Date (when that leaves enough days) to the day
+    before the test.
+    """
+    test_end = horizon_date - timedelta(days=longest)
+    test_start = test_end - timedelta(days=TEST_DAYS - 1)
+    train_end = test_start - timedelta(days=1)
+    need = 90 + 60 + longest  # calibration + early stopping + one purge gap, at least
+    train_start = first + timedelta(days=WARM_UP_DAYS)
+    if (train_end - train_start).days + 1 < need + 60:
+        train_start = first
+    if (train_end - train_start).days + 1 < need:
+        raise DataError(
+            f"the data ({first} .. {horizon_date}) is too short for a demo training window: "
+            "use more --days"
+        )
+    return {"train_start": train_start, "train_end": train_end,
+            "test_start": test_start, "test_end": test_end}
+
+
+def _demo_facts(settings: Settings) -> tuple[date, date, date]:
+    from ml.dataset import label_horizon, score_date_range
+    from ml.db import open_target
+
+    with open_target(settings, read_only=True) as db:
+        first, last = score_date_range(db, settings)
+        horizon_date = label_horizon(db, settings, settings.target.horizons)
+    if horizon_date is None:
+        raise DataError("the backfill produced no labelled rows: use more --depots or --days")
+    return first, last, horizon_date
+
+
+def demo_summary(settings: Settings, day: date) -> list[dict[str, Any]]:
+    """Per horizon: active version, test AP, base rate, Lift@1 %, rows scored on ``day``."""
+    from ml.db import open_target
+    from ml import registry
+
+    with open_target(settings, read_only=True) as db:
+        models = registry.list_models(db, settings.target.code)
+        scored = db.query_df(
+            f"SELECT COUNT(*) AS n FROM dbo.{settings.scores_table} WHERE Score_Date = ?", [day]
+        ).iloc[0]["n"] if db.table_exists(settings.scores_table) else 0
+    rows = []
+    for _, m in models[models["Is_Active"] == 1].sort_values("Horizon").iterrows():
+        rows.append({"horizon": f"T{int(m['Horizon'])}", "version": m["Version"],
+                     "ap": m["Test_AP"], "base_rate": m["Test_Base_Rate"],
+                     "lift_at_1": m["Test_Lift_At_1"], "test_rows": int(m["Test_Rows"]),
+                     "rows_scored": int(scored)})
+    return rows
+
+
+def demo(settings: Settings, depots: int, days: int, seed: int, end_date: date,
+         n_boot: int = 200) -> tuple[list[dict[str, Any]], dict[str, Any], FAError | None]:
+    """demo world -> backfill -> train -> score -> eval -> qc.
+
+    Returns (summary rows per horizon, facts, the QC alert or None): a QC alert does not
+    stop the demo before its summary; the caller reports it afterwards.
+    """
+    t0 = time.monotonic()
+    first_day = end_date - timedelta(days=days - 1)
+    run_step("demo-data", ["demo-data", "--depots", depots, "--days", days, "--seed", seed,
+                           "--end-date", end_date.isoformat()], None)
+    run_step("backfill", ["backfill", "--start-date", first_day.isoformat(),
+                          "--end-date", end_date.isoformat()], None)
+    first, last, horizon_date = _demo_facts(settings)
+    # The world's own first day: an FA database reused from a longer earlier demo keeps
+    # older aggregate days, which must not widen the training window.
+    w = demo_windows(max(first, first_day), horizon_date, max(settings.target.horizons))
+    horizons = ",".join(map(str, settings.target.horizons))
+    run_step("train", ["train", "--horizons", horizons, "--n-boot", n_boot,
+                       *[x for k, v in w.items() for x in (f"--{k.replace('_', '-')}", v.isoformat())]], None)
+    run_step("score", ["score", "--date", last.isoformat()], None)
+    run_step("eval", ["eval", "--horizons", horizons, "--start", w["test_start"].isoformat(),
+                      "--end", horizon_date.isoformat(), "--n-boot", 0], None)
+    alert = None
+    try:
+        run_step("qc", ["qc", "--date", last.isoformat()], None)
+    except StepFailed as exc:
+        if exc.exit_code != EXIT_QC_ALERT:
+            raise
+        alert = exc
+    facts = {"score_date": last.isoformat(), "data_horizon": horizon_date.isoformat(),
+             **{k: v.isoformat() for k, v in w.items()},
+             "seconds": round(time.monotonic() - t0, 1)}
+    return demo_summary(settings, last), facts, alert

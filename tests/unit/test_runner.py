@@ -1,0 +1,84 @@
+"""The daily runner: child steps, time limits (exit 7), exit codes passed on; demo windows."""
+
+from datetime import date
+
+import pytest
+from click.testing import CliRunner
+
+from ml import runner
+from ml.errors import DataError, StepTimeout
+from orchestrate import cli
+
+
+@pytest.fixture
+def fake_orchestrate(tmp_path, monkeypatch):
+    """Replace orchestrate.py for the children by a script whose behaviour the test picks."""
+    def make(body: str):
+        script = tmp_path / "fake_orchestrate.py"
+        script.write_text("import sys, time\n" + body + "\n")
+        monkeypatch.setattr(runner, "ORCHESTRATE", script)
+        return script
+    return make
+
+
+def test_step_past_its_time_limit_is_killed(fake_orchestrate):
+    fake_orchestrate("time.sleep(30)")
+    with pytest.raises(StepTimeout, match="step 'score' exceeded its time limit of 1 s"):
+        runner.run_step("score", ["score"], timeout=1)
+
+
+def test_child_exit_code_is_passed_on(fake_orchestrate):
+    fake_orchestrate("sys.exit(3 if sys.argv[1] == 'score' else 0)")
+    with pytest.raises(runner.StepFailed) as exc:
+        runner.run_step("score", ["score"], timeout=10)
+    assert exc.value.exit_code == 3
+    assert runner.run_step("qc", ["qc"], timeout=10) >= 0
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    monkeypatch.setenv("FA_DUCKDB_PATH", str(tmp_path / "fa.duckdb"))
+    monkeypatch.setenv("FA_ART_DIR", str(tmp_path / "artifacts"))
+    monkeypatch.setenv("FA_SOURCE_DB", str(tmp_path / "src.duckdb"))
+    config = tmp_path / "fund.yml"
+    config.write_text(
+        "target:\n  code: DEMO\n  isins: [LU000DEMO015]\n"
+        "timeouts_seconds:\n  dbt: 5\n  score: 1\n  qc: 5\n", encoding="utf-8")
+    monkeypatch.setenv("FA_CONFIG", str(config))
+    return tmp_path
+
+
+def test_daily_cli_exit_codes(env, fake_orchestrate):
+    fake_orchestrate("time.sleep(30) if sys.argv[1] == 'score' else None")
+    r = CliRunner().invoke(cli, ["daily", "--date", "2025-08-20"])
+    assert r.exit_code == 7
+    assert r.output.strip().splitlines()[-1] == (
+        "Error: step 'score' exceeded its time limit of 1 s and was stopped; rerun, "
+        "or raise timeouts_seconds.score in FA_CONFIG")
+
+    fake_orchestrate("sys.exit(5 if sys.argv[1] == 'qc' else 0)")
+    r = CliRunner().invoke(cli, ["daily", "--date", "2025-08-20"])
+    assert r.exit_code == 5
+    assert r.output.strip().splitlines()[-1] == \
+        "Error: step 'qc' raised QC alerts (exit code 5); see its output above"
+
+    fake_orchestrate("sys.exit(4 if sys.argv[1] == 'build-day' else 0)")
+    r = CliRunner().invoke(cli, ["daily", "--date", "2025-08-20"])
+    assert r.exit_code == 4
+    assert r.output.strip().splitlines()[-1] == \
+        "Error: step 'dbt' failed (exit code 4); see its output above"
+
+
+def test_daily_bad_date_is_exit_2(env):
+    r = CliRunner().invoke(cli, ["daily", "--date", "20.08.2025"])
+    assert r.exit_code == 2
+    assert r.output.strip().splitlines()[-1] == \
+        "Error: --date: '20.08.2025' is not a date (expected YYYY-MM-DD)"
+
+
+def test_demo_windows_from_the_data():
+    w = runner.demo_windows(date(2023, 8, 21), date(2025, 8, 20), 30)
+    assert w == {"train_start": date(2023, 11, 19), "train_end": date(2025, 5, 22),
+                 "test_start": date(2025, 5, 23), "test_end": date(2025, 7, 21)}
+    with pytest.raises(DataError, match="too short"):
+        runner.demo_windows(date(2025, 1, 1), date(2025, 8, 20), 30)
