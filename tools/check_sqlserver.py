@@ -185,7 +185,10 @@ def writer_statements() -> list[tuple[str, str]]:
          ("amount", "money"), ("train_start", "date")],
         primary_key=["target_code", "horizon", "version"], not_null=["trained_at"],
     )
-    return out + [("create_table_sql", ddl)]
+    from tools.sqlserver_ddl import python_owned_ddl
+
+    owned = [(f"ddl {owner} {sql.split()[2]}", sql) for owner, sql in python_owned_ddl()]
+    return out + [("create_table_sql", ddl)] + owned
 
 
 _SQL_START = re.compile(r"^\s*(SELECT|WITH|INSERT|DELETE|UPDATE|CREATE|DROP|MERGE|ALTER|EXEC)\s", re.I)
