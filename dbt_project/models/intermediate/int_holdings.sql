@@ -14,15 +14,15 @@ files as (
 
 ),
 
-saldo_rows as (
+saldo as (
 
-    select * from {{ ref('int_saldo_rows') }}
+    select * from {{ ref('stg_provisionen__saldo') }}
 
 ),
 
-bestand_rows as (
+bestand as (
 
-    select * from {{ ref('int_bestand_rows') }}
+    select * from {{ ref('stg_provisionen__bestand') }}
 
 ),
 
@@ -56,31 +56,86 @@ used_files as (
 
 ),
 
-cash as (
+-- The rows of the used files only, classified as in int_saldo_rows / int_bestand_rows
+-- (those are counting B files, so only the row-level and duplicate classes apply). Not
+-- read from those views: filtering first keeps a one-day run from classifying all history.
+saldo_copies as (
 
     select
         s.Datei_ID,
         s.Depot_Number,
-        s.Cash_EUR
-    from saldo_rows as s
+        s.Cash_EUR,
+        row_number() over (
+            partition by s.Datei_ID, s.Depot_Number, s.Cash_EUR order by s.Datei_ID
+        ) as copy_no
+    from saldo as s
     inner join used_files as u
         on u.Datei_ID = s.Datei_ID
     where s.dq_reason is null
 
 ),
 
+cash as (
+
+    select Datei_ID, Depot_Number, Cash_EUR
+    from (
+        select
+            Datei_ID,
+            Depot_Number,
+            Cash_EUR,
+            count(*) over (partition by Datei_ID, Depot_Number) as n_versions
+        from saldo_copies
+        where copy_no = 1
+    ) as first_copies
+    where n_versions = 1
+
+),
+
+bestand_copies as (
+
+    select
+        b.Datei_ID,
+        b.Depot_Number,
+        b.ISIN,
+        b.Units,
+        b.Market_Value_EUR,
+        row_number() over (
+            partition by b.Datei_ID, b.Depot_Number, b.ISIN, b.Units, b.Market_Value_EUR
+            order by b.Datei_ID
+        ) as copy_no
+    from bestand as b
+    inner join used_files as u
+        on u.Datei_ID = b.Datei_ID
+    where b.dq_reason is null
+
+),
+
+valid_positions as (
+
+    select Datei_ID, Depot_Number, Units, Market_Value_EUR
+    from (
+        select
+            Datei_ID,
+            Depot_Number,
+            Units,
+            Market_Value_EUR,
+            count(*) over (partition by Datei_ID, Depot_Number, ISIN) as n_versions
+        from bestand_copies
+        where copy_no = 1
+    ) as first_copies
+    where n_versions = 1
+
+),
+
 positions as (
 
     select
-        p.Datei_ID,
-        p.Depot_Number,
-        sum(p.Market_Value_EUR) as Portfolio_Value,
-        sum(case when p.Units > 0 then 1 else 0 end) as Pos_Count
-    from bestand_rows as p
-    inner join used_files as u
-        on u.Datei_ID = p.Datei_ID
-    where p.dq_reason is null
-    group by p.Datei_ID, p.Depot_Number
+        Datei_ID,
+        Depot_Number,
+        sum(Market_Value_EUR) as Portfolio_Value,
+        sum(case when Units > 0 then 1 else 0 end) as Pos_Count
+    from valid_positions
+    group by Datei_ID, Depot_Number
 
 )
 
