@@ -123,8 +123,11 @@ class Database:
         self, table: str, df: pd.DataFrame, where_sql: str, where_params: Sequence = ()
     ) -> int:
         """Delete the rows matching ``where_sql`` and insert ``df``, in one transaction."""
+        from ml.faults import fault_point
+
         with self.transaction():
             self.execute(f"DELETE FROM {SCHEMA}.{ident(table)} WHERE {where_sql}", where_params)
+            fault_point(f"db.replace:{table}")  # test-only: a crash between DELETE and INSERT
             return self.insert_df(table, df)
 
     def append_rows(self, table: str, df: pd.DataFrame) -> int:

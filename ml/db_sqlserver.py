@@ -35,6 +35,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import sys
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -452,7 +453,8 @@ class SqlServerDatabase(Database):
         got = self.query_df(sql, [ident(name), int(timeout_ms)])
         rc = int(got.iloc[0, 0]) if not got.empty else -999
         if rc < 0:
-            raise LockHeld(f"another pipeline run holds the lock {name!r} on SQL Server (sp_getapplock {rc})")
+            raise LockHeld(f"another pipeline run holds the lock {name!r} on SQL Server "
+                           f"(sp_getapplock {rc}); wait for it to finish, then rerun")
         try:
             yield
         finally:
@@ -483,3 +485,27 @@ def open_sqlserver_target(settings: Settings, env: Mapping[str, str] | None = No
             f"{mask_secrets(str(getattr(exc, 'orig', exc)), [cfg.password])}"
         ) from None
     return SqlServerDatabase(raw, chunk_size=settings.write_chunk_size, secrets=[cfg.password or ""])
+
+
+APPLOCK_RESOURCE = "first_buy_pipeline"
+
+
+@contextmanager
+def sqlserver_applock(settings: Settings, command: str,
+                      env: Mapping[str, str] | None = None) -> Iterator[None]:
+    """The pipeline lock on SQL Server (called by ml.lock.pipeline_lock).
+
+    A dedicated connection to the FA database takes ``sp_getapplock`` with
+    @LockMode='Exclusive', @LockOwner='Session', @LockTimeout=0: a second writer fails at
+    once (LockHeld, exit code 6) instead of queueing. The lock belongs to the session, so
+    a killed run releases it when the server drops its connection. ``command`` only names
+    the holder in the log.
+    """
+    db = open_sqlserver_target(settings, env)
+    try:
+        with db.pipeline_lock(APPLOCK_RESOURCE, timeout_ms=0):
+            print(f"lock: {APPLOCK_RESOURCE} taken on SQL Server for '{command}'",
+                  file=sys.stderr, flush=True)
+            yield
+    finally:
+        db.close()

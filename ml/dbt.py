@@ -85,7 +85,9 @@ def run_dbt(settings: Settings, args: Sequence[str], vars_: Mapping[str, Any] | 
         cli += ["--vars", json.dumps(vars_)]
     flags = ["--quiet"] if quiet else []
     try:
-        res = dbtRunner().invoke(flags + ["--log-format", "text", "--no-use-colors"] + cli)
+        from ml.faults import dbt_callbacks  # test-only fault points; none unless FA_FAULT_AT
+
+        res = dbtRunner(callbacks=dbt_callbacks()).invoke(flags + ["--log-format", "text", "--no-use-colors"] + cli)
     finally:
         release_duckdb()
     results = []

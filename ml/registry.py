@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
@@ -31,6 +32,7 @@ import pandas as pd
 from ml.config import Settings
 from ml.db import SCHEMA, Database
 from ml.errors import BadInput, DataError
+from ml.faults import fault_point
 from ml.model import Calibrator, Model
 
 REGISTRY = "FA_MODEL_REGISTRY"
@@ -136,9 +138,15 @@ def write_artifacts(settings: Settings, version: str, model: Model,
                     metrics: Mapping[str, Any]) -> dict[str, str]:
     """Write the four files of one horizon; return the registry's path and hash columns."""
     rel_dir = PurePosixPath(settings.target.code, version, f"T{model.horizon}")
-    folder = settings.art_dir.joinpath(*rel_dir.parts)
-    folder.mkdir(parents=True, exist_ok=False)
+    final = settings.art_dir.joinpath(*rel_dir.parts)
+    if final.exists():
+        raise DataError(f"artifact folder {final} exists already")
+    # Write into a temporary sibling, then rename: a crash never leaves a half-written
+    # folder under the version's name (a leftover .tmp folder is never read).
+    folder = final.with_name(f".{final.name}.tmp{os.getpid()}")
+    folder.mkdir(parents=True, exist_ok=True)
     model.save_booster(folder / ARTIFACTS["booster"][0])
+    fault_point("artifacts.write")  # test-only: a crash with some files written
     (folder / ARTIFACTS["calibrator"][0]).write_text(model.calibrator.to_json(), encoding="utf-8")
     (folder / ARTIFACTS["features"][0]).write_text(
         json.dumps({"features": list(model.features)}, indent=1), encoding="utf-8")
@@ -148,6 +156,7 @@ def write_artifacts(settings: Settings, version: str, model: Model,
     for file_name, path_col, hash_col in ARTIFACTS.values():
         out[path_col] = str(rel_dir / file_name)
         out[hash_col] = sha256_file(folder / file_name)
+    os.replace(folder, final)
     return out
 
 
@@ -278,6 +287,7 @@ def _set_active(db: Database, code: str, horizon: int, version: str | None,
                 f"UPDATE {SCHEMA}.{REGISTRY} SET Is_Active = 1 WHERE Target_Code = ? AND Horizon = ? AND Version = ?",
                 [code, int(horizon), version],
             )
+        fault_point("registry.set_active")  # test-only: a crash between the UPDATEs and the event
         event = pd.DataFrame([{
             "Target_Code": code, "Horizon": int(horizon), "Event_Seq": next_seq,
             "Event_At": utc_now(), "Action": action, "Version": version,
@@ -310,8 +320,9 @@ def promote(db: Database, code: str, version: str, reason: str = "manual promote
     if rows.empty:
         raise BadInput(f"no registered model version {version} for {code} (see 'registry list')")
     horizons = [int(h) for h in rows["Horizon"]]
-    for h in horizons:
-        activate(db, code, h, version, "promote", reason)
+    with db.transaction():  # all horizons or none: a crash cannot leave them on mixed versions
+        for h in horizons:
+            activate(db, code, h, version, "promote", reason)
     return horizons
 
 
@@ -329,6 +340,7 @@ def rollback(db: Database, code: str, horizons: Sequence[int]) -> dict[int, str]
         if len(stack) < 2:
             raise DataError(f"nothing to roll back to for {code} horizon {h} (no earlier active model)")
         plan[h] = (stack[-1], stack[-2])
-    for h, (current, previous) in plan.items():
-        _set_active(db, code, h, previous, "rollback", f"rollback from {current}", current)
+    with db.transaction():  # all horizons or none: a rerun after a crash must not roll back twice
+        for h, (current, previous) in plan.items():
+            _set_active(db, code, h, previous, "rollback", f"rollback from {current}", current)
     return {h: prev for h, (_, prev) in plan.items()}

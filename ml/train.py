@@ -182,10 +182,15 @@ def train(settings: Settings, horizons: Sequence[int], windows: Windows, params:
                 "Best_Iteration": info["best_iteration"], "Created_At": created, **paths,
             }
             trained.append((h, row, test, metrics))
-        registry.register(db, pd.DataFrame([r for _, r, _, _ in trained]))
         summary = []
+        # Registration and every horizon's activation in one transaction: a crash leaves
+        # the registry as it was before this run (the orphan artifact folder is never read).
+        with db.transaction():
+            registry.register(db, pd.DataFrame([r for _, r, _, _ in trained]))
+            decisions = {h: _decide(db, settings, h, version, test, metrics["ap"], force_promote)
+                         for h, _, test, metrics in trained}
         for h, row, test, metrics in trained:
-            active, note = _decide(db, settings, h, version, test, metrics["ap"], force_promote)
+            active, note = decisions[h]
             summary.append({
                 "horizon": h, "version": version, "ap": metrics["ap"], "ap_ci": metrics["ci"].get("ap"),
                 "base_rate": metrics["base_rate"], "lift_at_1": metrics["lift_at_1"],
