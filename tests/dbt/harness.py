@@ -33,10 +33,11 @@ def dbt_models_present() -> bool:
 class DbtHarness:
     """A source file, a target file and dbt pointed at them (env via ``mp``)."""
 
-    def __init__(self, root: Path, mp: pytest.MonkeyPatch, config: Path | None = None):
+    def __init__(self, root: Path, mp: pytest.MonkeyPatch, config: Path | None = None,
+                 source_db: Path | None = None):
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
-        self.source_db = self.root / "provisionen.duckdb"
+        self.source_db = Path(source_db) if source_db else self.root / "provisionen.duckdb"
         self.target_db = self.root / "fa.duckdb"
         self.mp = mp
         env = {

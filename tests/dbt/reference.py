@@ -450,7 +450,8 @@ def transactions(rows: pd.DataFrame) -> pd.DataFrame:
     cancelled_from = canc.groupby("tn")["file_datum"].min()
     t = rows[rows["reason"].isna() & ~rows["is_cancel"]].copy()
     t["known_from"] = t["file_datum"]
-    t["cancelled_from"] = t["tn"].map(cancelled_from).astype("datetime64[ns]")
+    t["cancelled_from"] = pd.Series([cancelled_from.get(tn, pd.NaT) for tn in t["tn"]],
+                                    index=t.index, dtype="datetime64[ns]")
     return t
 
 
