@@ -7,7 +7,7 @@ Everything here is built from environment variables (nothing is read at import t
 variable                            meaning                                      default
 ==================================  ===========================================  ===========
 FA_SQLSERVER_HOST                   server name or address (``host\\instance``)   (required)
-FA_SQLSERVER_PORT                   TCP port; empty for a named instance          1433
+FA_SQLSERVER_PORT                   TCP port (ignored for host\\instance)         1433
 FA_SQLSERVER_DATABASE               the FA (target) database                      FA
 FA_SQLSERVER_SOURCE_DATABASE        the source database (read only)               Provisionen
 FA_SQLSERVER_USER / _PASSWORD       SQL login; leave both empty for Windows auth
@@ -109,8 +109,8 @@ def sqlserver_config(env: Mapping[str, str] | None = None) -> SqlServerConfig:
     if any(ch in host for ch in ";{}="):
         raise BadInput(f"FA_SQLSERVER_HOST is not a server name (got {host!r})")
     port_text = (env.get("FA_SQLSERVER_PORT") or "1433").strip()
-    if port_text.lower() in ("", "none", "instance"):
-        port = None
+    if "\\" in host or port_text.lower() in ("", "none", "0"):
+        port = None  # a named instance (server\\instance): SQL Browser finds the port, as in dbt
     elif port_text.isdigit() and 0 < int(port_text) < 65536:
         port = int(port_text)
     else:

@@ -376,3 +376,9 @@ def test_dbt_gets_the_source_database_on_sqlserver(monkeypatch):
     monkeypatch.setenv("FA_SQLSERVER_SOURCE_DATABASE", "x]; drop")
     with pytest.raises(BadInput, match="FA_SQLSERVER_SOURCE_DATABASE"):
         dbt_vars(load_settings({"FA_ENGINE": "sqlserver"}))
+
+
+def test_named_instance_has_no_port_like_dbt():
+    cfg = sqlserver_config({**ENV, "FA_SQLSERVER_HOST": r"sql01\FA", "FA_SQLSERVER_PORT": "1433"})
+    assert cfg.port is None
+    assert "Server=sql01\\FA;" in odbc_connection_string(cfg, "FA")
