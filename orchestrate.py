@@ -126,9 +126,9 @@ TRAIN_COLUMNS = [
 @click.option("--train-end", required=True, help="Last Score_Date of the training window (its last 90 days calibrate).")
 @click.option("--test-start", required=True, help="First Score_Date of the out-of-time test window.")
 @click.option("--test-end", required=True, help="Last Score_Date of the test window.")
-@click.option("--max-depth", type=int, default=6, show_default=True)
-@click.option("--learning-rate", type=float, default=0.05, show_default=True)
-@click.option("--n-estimators", type=int, default=1200, show_default=True,
+@click.option("--max-depth", type=click.IntRange(1, 32), default=6, show_default=True)
+@click.option("--learning-rate", type=click.FloatRange(0, 1, min_open=True), default=0.05, show_default=True)
+@click.option("--n-estimators", type=click.IntRange(1, 100_000), default=1200, show_default=True,
               help="Upper bound on trees; early stopping picks the best iteration.")
 @click.option("--n-boot", type=click.IntRange(0, 10_000), default=200, show_default=True,
               help="Bootstrap draws for the 95 % intervals.")
@@ -138,7 +138,7 @@ def train_cmd(horizons, train_start, train_end, test_start, test_end, max_depth,
               n_estimators, n_boot, promote) -> None:
     """Train XGBoost + isotonic per horizon, test out of time, register (docs/model.md)."""
     from ml.config import parse_horizons
-    from ml.dataset import Windows
+    from ml.dataset import Windows, check_horizons
     from ml.lock import pipeline_lock
     from ml.report import format_table
     from ml.train import TrainParams, train
@@ -148,8 +148,9 @@ def train_cmd(horizons, train_start, train_end, test_start, test_end, max_depth,
                       iso_date("--test-start", test_start), iso_date("--test-end", test_end))
     params = TrainParams(max_depth=max_depth, learning_rate=learning_rate, n_estimators=n_estimators,
                          nthread=cfg.duckdb_threads, n_boot=n_boot)
+    hs = check_horizons(cfg, parse_horizons(horizons))  # every input checked before the lock
     with pipeline_lock(cfg, "train"):
-        summary = train(cfg, parse_horizons(horizons), windows, params, force_promote=promote)
+        summary = train(cfg, hs, windows, params, force_promote=promote)
     click.echo(format_table(summary, TRAIN_COLUMNS))
 
 
@@ -162,8 +163,9 @@ def score_cmd(day: str | None) -> None:
     from ml.score import score_day
 
     cfg = settings()
+    when = iso_date("--date", day)
     with pipeline_lock(cfg, "score"):
-        echo_summary(score_day(cfg, iso_date("--date", day)))
+        echo_summary(score_day(cfg, when))
 
 
 @cli.group("registry")
@@ -234,10 +236,16 @@ def eval_cmd(horizons: str, start: str, end: str, n_boot: int) -> None:
     from ml.lock import pipeline_lock
     from ml.report import format_table
 
+    from ml.dataset import check_horizons
+    from ml.errors import BadInput
+
     cfg = settings()
+    hs = check_horizons(cfg, parse_horizons(horizons))  # every input checked before the lock
+    first, last = iso_date("--start", start), iso_date("--end", end)
+    if first > last:
+        raise BadInput("--start must not be after --end")
     with pipeline_lock(cfg, "eval"):
-        rows = evaluate_models(cfg, parse_horizons(horizons), iso_date("--start", start),
-                               iso_date("--end", end), n_boot=n_boot)
+        rows = evaluate_models(cfg, hs, first, last, n_boot=n_boot)
     rows = [{**r, "active": r["Is_Active"] == 1, "in_sample": r["Overlaps_Training"] == 1} for r in rows]
     click.echo(format_table(rows, [
         ("Horizon", "T", ""), ("Version", "version", ""), ("Rows", "rows", ","),
@@ -258,8 +266,9 @@ def qc_cmd(window_days: int, day: str | None) -> None:
     from ml.qc import run_qc
 
     cfg = settings()
+    when = iso_date("--date", day)
     with pipeline_lock(cfg, "qc"):
-        result = run_qc(cfg, window_days, iso_date("--date", day))
+        result = run_qc(cfg, window_days, when)
     click.echo(result["summary"])
     if result["alerts"]:
         raise QCAlert(f"QC raised {len(result['alerts'])} alert(s); first: {result['alerts'][0]['Message']}")
@@ -274,8 +283,9 @@ def build_day_cmd(day: str) -> None:
     from ml.pipeline import build_day
 
     cfg = settings()
+    when = iso_date("--date", day)
     with pipeline_lock(cfg, "build-day"):
-        echo_summary(build_day(cfg, iso_date("--date", day)))
+        echo_summary(build_day(cfg, when))
 
 
 @cli.command("daily")
@@ -307,8 +317,9 @@ def demo_cmd(depots: int, days: int, seed: int, end_date: str, n_boot: int) -> N
     from ml.runner import demo
 
     cfg = settings()
+    last_day = iso_date("--end-date", end_date)
     with pipeline_lock(cfg, "demo"):
-        rows, facts, alert = demo(cfg, depots, days, seed, iso_date("--end-date", end_date), n_boot)
+        rows, facts, alert = demo(cfg, depots, days, seed, last_day, n_boot)
     click.echo("")
     click.echo(format_table(rows, [
         ("horizon", "horizon", ""), ("version", "version", ""), ("test_rows", "test rows", ","),

@@ -142,6 +142,8 @@ def parse_horizons(value: Any, where: str = "--horizons") -> tuple[int, ...]:
 def parse_date(text: str, what: str) -> date:
     """An ISO date (YYYY-MM-DD) or a BadInput naming the option."""
     try:
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", str(text)):  # fromisoformat also takes 20250820
+            raise ValueError(text)
         return date.fromisoformat(str(text))
     except ValueError:
         raise BadInput(f"{what}: '{text}' is not a date (expected YYYY-MM-DD)") from None

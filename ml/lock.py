@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import IO, Iterator
 
 from ml.config import Settings
-from ml.errors import LockHeld
+from ml.errors import BadInput, LockHeld
 
 OWNER_ENV = "FA_LOCK_OWNER_PID"
 
@@ -75,8 +75,13 @@ def pipeline_lock(settings: Settings, command: str) -> Iterator[None]:
             yield
         return
     path = lock_path(settings)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle = open(path, "a+", encoding="utf-8")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(path, "a+", encoding="utf-8")
+    except OSError as exc:  # a read-only disk, a file where a folder should be, no permission
+        raise BadInput(
+            f"FA_DUCKDB_PATH: cannot create {path} ({exc.strerror or type(exc).__name__})"
+        ) from None
     try:
         if not _try_lock(handle):
             raise LockHeld(
