@@ -15,7 +15,10 @@
    in ml/ that can reach SQL Server (f-string fields as X_) to ``python/sql_literals.sql``.
    Each model's hooks and its incremental strategy statement (rendered by dbt-sqlserver's
    own macro) go to ``build/sqlserver/hooks/``.
-5. Every statement is parsed as T-SQL (sqlglot) and scanned for constructs SQL Server
+5. Every column of every model and data test must resolve (sqlglot qualify, in DAG
+   order, against SPEC §2's source tables): catches select-list aliases reused in the same
+   SELECT / WHERE / GROUP BY, which DuckDB allows and SQL Server rejects.
+6. Every statement is parsed as T-SQL (sqlglot) and scanned for constructs SQL Server
    lacks (tools/tsql_scan.py). Any error finding fails the check (exit 1) with a list.
 
 Usage: python -m tools.check_sqlserver [--out build/sqlserver] [--skip-dbt]
@@ -73,17 +76,23 @@ def run_dbt(args: list[str], target_path: Path) -> None:
         raise SystemExit(f"check-sqlserver: dbt {args[0]} failed for SQL Server: {detail}")
 
 
+def load_manifest(work: Path, form: str) -> dict:
+    return json.loads((work / f"target_{form}" / "manifest.json").read_text())
+
+
 def compile_form(work: Path, form: str, vars_: dict) -> dict[str, dict[str, str]]:
     """Compile every node for SQL Server; {'model'|'test': {name: compiled T-SQL}}."""
     target_path = work / f"target_{form}"
     run_dbt(["compile", "--no-populate-cache", "--no-introspect", "--vars", json.dumps(vars_)],
             target_path)
-    manifest = json.loads((target_path / "manifest.json").read_text())
+    manifest = load_manifest(work, form)
     out: dict[str, dict[str, str]] = {"model": {}, "test": {}}
     for node in manifest["nodes"].values():
         kind = node.get("resource_type")
         if kind in out and node.get("compiled_code") is not None:
-            out[kind][node["name"]] = node["compiled_code"].strip() + "\n"
+            # generic test names can exceed a file name; dbt's own file name is short
+            name = node["name"] if kind == "model" else Path(node["path"]).stem
+            out[kind][name] = node["compiled_code"].strip() + "\n"
     return out
 
 
@@ -191,6 +200,63 @@ def writer_statements() -> list[tuple[str, str]]:
     return out + [("create_table_sql", ddl)] + owned
 
 
+def column_findings(manifest: dict) -> list[Finding]:
+    """Every column a model or data test names must exist where it reads it.
+
+    Models are qualified with sqlglot in dependency order against the source tables of
+    SPEC §2 and the columns of the models already seen. Catches what DuckDB accepts and
+    SQL Server does not: a select-list alias used in the same SELECT, its WHERE or its
+    GROUP BY, and columns that do not exist. A construct sqlglot cannot qualify is a warning.
+    """
+    import sqlglot
+    from sqlglot.errors import OptimizeError
+    from sqlglot.optimizer.qualify import qualify
+
+    from ml.source import SOURCE_TABLES
+
+    nodes = {k: v for k, v in manifest["nodes"].items()
+             if v["resource_type"] in ("model", "test") and v.get("compiled_code")}
+    schema: dict = {}
+    for source in manifest.get("sources", {}).values():
+        cols = SOURCE_TABLES.get(source["name"]) or {c: 1 for c in source.get("columns", {})}
+        schema.setdefault(source["database"], {}).setdefault(source["schema"], {})[
+            source["identifier"]] = {c: "INT" for c in cols}
+    order: list[str] = []
+
+    def visit(key: str) -> None:
+        if key in order or key not in nodes:
+            return
+        for dep in nodes[key]["depends_on"]["nodes"]:
+            visit(dep)
+        order.append(key)
+
+    for key in sorted(nodes):
+        visit(key)
+    out = []
+    for key in order:
+        node = nodes[key]
+        where = f"{node['resource_type']} {node['name']}"
+        try:
+            tree = qualify(sqlglot.parse_one(node["compiled_code"], read="tsql"), schema=schema,
+                           dialect="tsql", expand_alias_refs=False, validate_qualify_columns=True)
+            cols = {sel.alias_or_name: "INT" for sel in tree.selects}
+        except OptimizeError as exc:
+            message = str(exc).splitlines()[0]
+            severe = "could not be resolved" in message
+            out.append(Finding(where, "unresolved-column" if severe else "qualify",
+                               message + (" (a select-list alias cannot be used in the same "
+                                          "SELECT, WHERE or GROUP BY in SQL Server)" if severe else ""),
+                               ERROR if severe else WARN))
+            cols = {}
+        except Exception as exc:  # sqlglot could not follow it: say so, do not fail
+            out.append(Finding(where, "qualify", f"not checked: {type(exc).__name__}: {exc}", WARN))
+            cols = {}
+        if node["resource_type"] == "model":
+            schema.setdefault(node["database"], {}).setdefault(node["schema"], {})[
+                node["alias"]] = cols
+    return out
+
+
 _SQL_START = re.compile(r"^\s*(SELECT|WITH|INSERT|DELETE|UPDATE|CREATE|DROP|MERGE|ALTER|EXEC)\s", re.I)
 PLACEHOLDER = "X_"
 # Modules and scopes that only ever talk to DuckDB (the embedded source writer, DuckDatabase,
@@ -296,6 +362,9 @@ def main(argv: list[str] | None = None) -> int:
                 checked += 1
                 findings += f
             n_models += 1
+        log("check-sqlserver: resolving every column (both forms)")
+        for form in ("full", "incremental"):
+            findings += column_findings(load_manifest(work, form))
         log("check-sqlserver: rendering hooks and incremental strategy statements")
         hook_units = compile_hooks(work, {"fund": fund, "force_incremental": True, **DATE_VARS})
         (out / "hooks").mkdir()
@@ -336,6 +405,7 @@ def main(argv: list[str] | None = None) -> int:
         checked += 1
         findings += [x for x in f if _not_placeholder(x)]
 
+    findings = list(dict.fromkeys(findings))
     errors = [f for f in findings if f.severity == ERROR]
     warnings = [f for f in findings if f.severity != ERROR]
     for f in warnings + errors:

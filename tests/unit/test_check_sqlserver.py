@@ -136,3 +136,46 @@ def test_python_sql_literals_are_found_and_duckdb_scopes_skipped(tmp_path):
     assert sorted(texts) == ["DELETE FROM X_ WHERE a = ?", "SELECT a FROM dbo.X_ LIMIT 5"]
     _, findings = check_sql("SELECT a FROM dbo.X_ LIMIT 5", "mod")
     assert "limit" in {f.rule for f in findings}
+
+
+def _manifest(models: dict[str, tuple[str, list[str]]]) -> dict:
+    """A minimal dbt manifest: one source table and models {name: (compiled sql, deps)}."""
+    return {
+        "sources": {"source.p.cd_Saldo": {
+            "name": "cd_Saldo", "database": "Provisionen", "schema": "dbo", "identifier": "cd_Saldo",
+            "columns": {}}},
+        "nodes": {f"model.p.{name}": {
+            "resource_type": "model", "name": name, "alias": name, "database": "FA", "schema": "dbo",
+            "compiled_code": sql, "depends_on": {"nodes": [f"model.p.{d}" for d in deps]}}
+            for name, (sql, deps) in models.items()},
+    }
+
+
+def test_columns_resolve_through_the_dag():
+    from tools.check_sqlserver import column_findings
+
+    ok = _manifest({
+        "stg": ('select Depot_Number, cast(Cash_EUR as decimal(18,2)) as Cash '
+                'from "Provisionen"."dbo"."cd_Saldo"', []),
+        "mart": ('select Depot_Number, sum(Cash) as Cash from "FA"."dbo"."stg" group by Depot_Number',
+                 ["stg"]),
+    })
+    assert column_findings(ok) == []
+
+
+@pytest.mark.parametrize("sql", [
+    # DuckDB accepts each of these; SQL Server does not
+    'select Cash * 2 as c2, c2 + 1 as c3 from "FA"."dbo"."stg"',
+    'select Cash * 2 as c2 from "FA"."dbo"."stg" where c2 > 0',
+    'select Cash * 2 as c2, count(*) as n from "FA"."dbo"."stg" group by c2',
+    'select No_Such_Column from "FA"."dbo"."stg"',
+])
+def test_alias_reuse_and_unknown_columns_are_errors(sql):
+    from tools.check_sqlserver import column_findings
+
+    bad = _manifest({
+        "stg": ('select Depot_Number, Cash_EUR as Cash from "Provisionen"."dbo"."cd_Saldo"', []),
+        "mart": (sql, ["stg"]),
+    })
+    found = column_findings(bad)
+    assert [(f.where, f.rule, f.severity) for f in found] == [("model mart", "unresolved-column", ERROR)]
