@@ -17,7 +17,9 @@ reason from SPEC.md / docs/rules.md):
   * A data row whose Datei_ID names a cd_Datei row that is a `bad_file` is left out and
     counted as `bad_file` under its own Source_Table and that file's Datei_Datum.
   * File-level classes of a data row, first that applies: unknown_file, bad_file,
-    superseded_file, wrong_file_type; only then cancellation rows and rules §4 classes.
+    wrong_file_type, superseded_file; only then cancellation rows and rules §4 classes.
+    (wrong_file_type before superseded_file is what the dbt models do; the rules do not
+    say, both are defensible; tests/dbt/test_rules_edges.py pins it.)
   * `superseded_file` is counted per data row (cd_Order, cd_Buchung, cd_Saldo,
     cd_Bestand), not per cd_Datei row. `bad_file` is counted per cd_Datei row.
   * A NULL Import_Zeit sorts as the oldest delivery.
@@ -180,9 +182,9 @@ def classify_files(datei: pd.DataFrame) -> pd.DataFrame:
     f["status"] = np.where(bad, "bad", "superseded")
     good = f[~bad].copy()
     # Latest Import_Zeit wins (NULL = oldest), tie: highest Datei_ID.
-    good["imp_key"] = good["import"].fillna(pd.Timestamp.min)
-    good = good.sort_values(["typ", "datum", "imp_key", "Datei_ID"],
-                            ascending=[True, True, False, False])
+    good["no_import"] = good["import"].isna()
+    good = good.sort_values(["typ", "datum", "no_import", "import", "Datei_ID"],
+                            ascending=[True, True, True, False, False])
     winners = good.groupby(["typ", "datum"], sort=False).head(1).index
     f.loc[winners, "status"] = "counting"
     return f[["Datei_ID", "typ", "datum", "status"]]
@@ -220,10 +222,10 @@ def _file_reason(rows: pd.DataFrame, table: str) -> pd.Series:
             return "unknown_file"
         if status == "bad":
             return "bad_file"
-        if status == "superseded":
-            return "superseded_file"
         if typ != want:
             return "wrong_file_type"
+        if status == "superseded":
+            return "superseded_file"
         return None
     return pd.Series([one(s, t) for s, t in zip(rows["file_status"], rows["file_typ"])],
                      index=rows.index, dtype=object)
