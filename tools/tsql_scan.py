@@ -250,6 +250,16 @@ def scan_tree(tree: exp.Expression, where: str, is_model: bool) -> list[Finding]
             if isinstance(leaf, (exp.Column, exp.Identifier, exp.Boolean)):
                 out.append(Finding(where, "boolean-column",
                                    f"{leaf.sql('tsql')} used as a condition: compare it (= 1)"))
+    for arith in tree.find_all(exp.Add, exp.Sub):
+        if any(_is_date(side) for side in (arith.this, arith.expression)):
+            out.append(Finding(where, "date-arithmetic",
+                               f"{arith.sql('tsql')[:70]}: DATE +/- is an error in SQL Server: "
+                               "use DATEADD(day, n, d) / DATEDIFF(day, a, b)"))
+    for win in tree.find_all(exp.Window):
+        if isinstance(win.this, exp.Count) and isinstance(win.this.this, exp.Distinct):
+            out.append(Finding(where, "window-count-distinct",
+                               "COUNT(DISTINCT ...) OVER (...) is not allowed in SQL Server: "
+                               "use DENSE_RANK() ascending + descending - 1, or a join"))
     for rnd in tree.find_all(exp.Round):
         if rnd.args.get("decimals") is None:
             out.append(Finding(where, "round-one-arg", "ROUND(x) needs a length in SQL Server: ROUND(x, 0)"))
@@ -267,6 +277,20 @@ def _plain_bound(bound) -> bool:
         return True
     text = bound.sql("tsql") if isinstance(bound, exp.Expression) else str(bound)
     return text.strip().upper() in ("UNBOUNDED", "CURRENT ROW")
+
+
+_DATE_NAME = re.compile(r"(date|datum)$", re.IGNORECASE)
+
+
+def _is_date(node: exp.Expression) -> bool:
+    """A DATE-valued operand: a cast to DATE or a column named ...Date / ...Datum."""
+    if isinstance(node, exp.Paren):
+        return _is_date(node.this)
+    if isinstance(node, (exp.Cast, exp.TryCast)):
+        to = node.args.get("to")
+        return to is not None and to.this in (exp.DataType.Type.DATE, exp.DataType.Type.DATETIME2,
+                                              exp.DataType.Type.DATETIME)
+    return isinstance(node, exp.Column) and bool(_DATE_NAME.search(node.name or ""))
 
 
 def _condition_leaves(cond: exp.Expression):

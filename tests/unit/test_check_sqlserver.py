@@ -40,6 +40,10 @@ BAD = [
     ("nulls-order", "select a, row_number() over (order by b desc nulls last) as rn from t"),
     ("order-by-in-view", "select a from t order by a"),
     ("parse", "select from where"),
+    ("date-arithmetic", "select Order_Date + 1 as d from t"),
+    ("date-arithmetic", "select a from t where Score_Date - Order_Date <= 30"),
+    ("date-arithmetic", "select cast('2025-01-01' as date) - 7 as d"),
+    ("window-count-distinct", "select count(distinct ISIN) over (partition by Depot_Number) as n from t"),
     ("jinja", "select {{ ref('x') }} as a"),
 ]
 
