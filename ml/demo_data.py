@@ -234,13 +234,13 @@ def build_files(rng: np.random.Generator, bdays: np.ndarray, bad_rows: bool) -> 
                 rows.append((t0[i] + (g[i] if corr[i] == 1 else np.timedelta64(0, "s")), typ, 1, i))
     # Ids are handed out in load order; a tie keeps the first delivery first.
     rows.sort(key=lambda x: (x[0], x[2], x[1], x[3]))
-    u_id, u_sup = np.full(nb, -1, np.int64), np.full(nb, -1, np.int64)
-    b_id, b_sup = np.full(nb, -1, np.int64), np.full(nb, -1, np.int64)
+    u_id, u_sup = np.full(nb, -1, np.int32), np.full(nb, -1, np.int32)
+    b_id, b_sup = np.full(nb, -1, np.int32), np.full(nb, -1, np.int32)
     recs = []
     for k, (t, typ, version, i) in enumerate(rows):
         fid = 1001 + k
         ids, sups = (u_id, u_sup) if typ == "U" else (b_id, b_sup)
-        if version == 0 and corr_of(typ, i, u_corr, b_corr):
+        if version == 0 and (u_corr if typ == "U" else b_corr)[i]:
             sups[i] = fid
         else:
             ids[i] = fid
@@ -255,10 +255,6 @@ def build_files(rng: np.random.Generator, bdays: np.ndarray, bad_rows: bool) -> 
         files = pd.concat([files, _bad_files(bdays, 1001 + len(rows))], ignore_index=True)
     return {"files": files, "u_id": u_id, "u_sup": u_sup, "b_id": b_id, "b_sup": b_sup,
             "mess": mess}
-
-
-def corr_of(typ: str, i: int, u_corr: np.ndarray, b_corr: np.ndarray) -> bool:
-    return bool((u_corr if typ == "U" else b_corr)[i])
 
 
 def _bad_files(bdays: np.ndarray, first_id: int) -> pd.DataFrame:
@@ -357,19 +353,25 @@ def build_world(depots: int, days: int, seed: int, end_date: date,
 class _Rows:
     """Column lists of events, concatenated once at the end (no per-row Python work)."""
 
-    def __init__(self, *names: str) -> None:
-        self.cols: dict[str, list[np.ndarray]] = {n: [] for n in names}
+    def __init__(self, **dtypes: Any) -> None:
+        self.dtypes = dtypes                       # compact dtypes keep big chunks small
+        self.cols: dict[str, list[np.ndarray]] = {n: [] for n in dtypes}
 
     def add(self, **arrays: Any) -> None:
         n = np.size(arrays["dep"])      # scalars broadcast to the depot rows
         if n == 0:
             return
         for name, values in self.cols.items():
-            values.append(np.broadcast_to(np.asarray(arrays[name]), (n,)).copy())
+            a, dt = arrays[name], self.dtypes[name]
+            values.append(np.asarray(a, dtype=dt) if np.ndim(a) else np.full(n, a, dtype=dt))
 
     def arrays(self) -> dict[str, np.ndarray]:
-        return {n: (np.concatenate(v) if v else np.empty(0, np.int64))
-                for n, v in self.cols.items()}
+        out = {}
+        for name in list(self.cols):
+            parts = self.cols.pop(name)
+            out[name] = np.concatenate(parts) if parts else np.empty(0, self.dtypes[name])
+            del parts
+        return out
 
 
 @dataclass
@@ -448,10 +450,12 @@ class _ChunkSim:
         self.c_new, self.c_canc = np.zeros((n, nb + 1)), np.zeros((n, nb + 1))
         self.m_canc = np.zeros((n, nb + 1))   # cancellations counted on the day they are known
         self.force_cancel = chunk == 0        # guarantee one cancelled first target buy
-        self.O = _Rows("day", "dep", "otype", "isin", "units", "amount", "remark", "cday")
-        self.B = _Rows("day", "dep", "btype", "amount", "remark", "cday")
-        self.S = _Rows("day", "dep", "cash")
-        self.P = _Rows("day", "dep", "isin", "units", "mv")
+        i32, i16, f8 = np.int32, np.int16, np.float64
+        self.O = _Rows(day=i32, dep=i32, otype=i16, isin=i16, units=f8, amount=f8, remark=i16,
+                       cday=i32)
+        self.B = _Rows(day=i32, dep=i32, btype=i16, amount=f8, remark=i16, cday=i32)
+        self.S = _Rows(day=i32, dep=i32, cash=f8)
+        self.P = _Rows(day=i32, dep=i32, isin=i16, units=f8, mv=f8)
 
     # ---- event helpers
     def cancel_day(self, i: int, p: np.ndarray | float, size: int) -> np.ndarray:
@@ -621,11 +625,13 @@ class _ChunkSim:
         pre = ~self.has_target[r]
         p_cancel = np.where(pre, P_CANCEL_TARGET, P_CANCEL_ORDER)
         first = np.flatnonzero(pre & (amt >= w.min_ticket) & self.room(r, isin))
-        if self.force_cancel and len(first):
-            p_cancel[first[0]] = 1.0
-            self.force_cancel = False
+        forced = first[0] if self.force_cancel and len(first) else None
+        if forced is not None:
+            p_cancel[forced] = 1.0
         cday = self.buy(i, r, isin, amt, O_PUR,
                         rng.choice([R_NULL, R_ONLINE, R_FILIALE], size=len(r)), p_cancel)
+        if forced is not None and cday[forced] >= 0:   # near the end no later file may exist
+            self.force_cancel = False
         eff = pre & (cday == -1) & (amt >= w.min_ticket)
         self.has_target[r[eff]] = True
         self.first_day[r[eff]] = i
@@ -776,13 +782,13 @@ def _coded_tables(world: World, chunk: int, ev: ChunkEvents, rng: np.random.Gene
         "file": w.u_id[o["day"]], "tn": base_tn[o["day"]] + np.arange(len(o["day"])),
         "dep": o["dep"].astype(np.int64), "date": w.bdays[o["day"]],
         "type": o["otype"].astype(np.int64), "isin": o["isin"].astype(np.int64),
-        "units": o["units"].astype(float), "amount": o["amount"].astype(float),
+        "units": o["units"], "amount": o["amount"],
         "remark": o["remark"].astype(np.int64), "cday": o["cday"].astype(np.int64),
     }
     bookings = {
         "file": w.u_id[b["day"]], "tn": base_tn[b["day"]] + np.arange(len(b["day"])),
         "dep": b["dep"].astype(np.int64), "date": w.bdays[b["day"]],
-        "type": b["btype"].astype(np.int64), "amount": b["amount"].astype(float),
+        "type": b["btype"].astype(np.int64), "amount": b["amount"],
         "remark": b["remark"].astype(np.int64), "cday": b["cday"].astype(np.int64),
     }
     # Cancellation rows: same number, in the U file of the cancel day; orders repeat the
@@ -795,11 +801,11 @@ def _coded_tables(world: World, chunk: int, ev: ChunkEvents, rng: np.random.Gene
     bc["date"] = w.bdays[bc["cday"]]
     bc["amount"] = np.where(rng.random(_nrows(bc)) < 0.7, -bc["amount"], bc["amount"])
     bc["remark"] = len(BOOKING_REMARKS) + rng.integers(0, len(CANCEL_REMARKS), _nrows(bc))
-    saldo = {"file": w.b_id[ev.saldo["day"]], "dep": ev.saldo["dep"].astype(np.int64),
-             "cash": ev.saldo["cash"].astype(float)}
-    bestand = {"file": w.b_id[ev.bestand["day"]], "dep": ev.bestand["dep"].astype(np.int64),
-               "isin": ev.bestand["isin"].astype(np.int64),
-               "units": ev.bestand["units"].astype(float), "mv": ev.bestand["mv"].astype(float)}
+    # The big holdings tables keep the simulation's compact arrays (no copies).
+    saldo = {"file": w.b_id[ev.saldo["day"]], "dep": ev.saldo["dep"], "cash": ev.saldo["cash"]}
+    p = ev.bestand
+    bestand = {"file": w.b_id[p["day"]], "dep": p["dep"], "isin": p["isin"],
+               "units": p["units"], "mv": p["mv"]}
     return (_concat([orders, oc]), _concat([bookings, bc]), saldo, bestand)
 
 
@@ -863,8 +869,8 @@ def _bad_rows(world: World, chunk: int, tables: dict[str, Coded], n_depots: int,
     w = world
     out: dict[str, list] = {k: [] for k in tables}
     fresh = 0
-    per_class = 1 + rng.poisson(0.5 * n_depots / 1000, size=64)
     for name, classes in BAD_CLASSES.items():
+        per_class = 1 + rng.poisson(0.5 * n_depots / 1000, size=len(classes))
         t = tables[name]
         pool = np.ones(_nrows(t), bool)
         if "cday" in t:
@@ -940,8 +946,7 @@ def _bad_variant(w: World, name: str, cls: str, src: Coded,
         return _with(src)
     if cls == "conflicting_duplicate":
         col = {"orders": "amount", "bookings": "amount", "saldo": "cash", "bestand": "mv"}[name]
-        src = _take(src, np.unique(np.arange(k)))
-        return _concat([_with(src, **{col: np.round(src[col] + 123.45, 2)})])
+        return _with(src, **{col: np.round(src[col] + 123.45, 2)})
     if cls == "repeated_transaction":
         day = np.searchsorted(w.bdays, src["date"])
         later = w.next_u[np.minimum(day + rng.integers(1, 6, k), len(w.bdays))]
@@ -977,22 +982,23 @@ def _to_frames(tables: dict[str, Coded], v: _Vocab) -> dict[str, pd.DataFrame]:
             "Order_Date": o["date"].astype("datetime64[s]"),
             "OrderType": _cat(o["type"], v.otypes), "ISIN": _cat(o["isin"], v.isins),
             "Units": o["units"], "Amount_EUR": o["amount"],
-            "Remark": _cat(o["remark"], v.oremarks)})
+            "Remark": _cat(o["remark"], v.oremarks)}, copy=False)
     if b:
         frames["cd_Buchung"] = pd.DataFrame({
             "Datei_ID": b["file"], "Transaction_Number": _tn_strings(b["tn"], "B"),
             "Depot_Number": _cat(b["dep"], v.depots, blank),
             "Booking_Date": b["date"].astype("datetime64[s]"),
             "Booking_Type": _cat(b["type"], v.btypes), "Amount_EUR": b["amount"],
-            "Remark": _cat(b["remark"], v.bremarks)})
+            "Remark": _cat(b["remark"], v.bremarks)}, copy=False)
     if s:
         frames["cd_Saldo"] = pd.DataFrame({
             "Datei_ID": s["file"], "Depot_Number": _cat(s["dep"], v.depots, blank),
-            "Cash_EUR": s["cash"]})
+            "Cash_EUR": s["cash"]}, copy=False)
     if p:
         frames["cd_Bestand"] = pd.DataFrame({
             "Datei_ID": p["file"], "Depot_Number": _cat(p["dep"], v.depots, blank),
-            "ISIN": _cat(p["isin"], v.isins), "Units": p["units"], "Market_Value_EUR": p["mv"]})
+            "ISIN": _cat(p["isin"], v.isins), "Units": p["units"], "Market_Value_EUR": p["mv"]},
+            copy=False)
     return frames
 
 
@@ -1009,8 +1015,12 @@ def _file_type_mess(world: World, tables: dict[str, Coded]) -> dict[str, Coded]:
     return {"orders": wrong, "saldo": _with(_take(s, np.array([0])), file=w.u_id[u_day])}
 
 
-def chunk_frames(world: World, chunk: int, events: ChunkEvents) -> dict[str, pd.DataFrame]:
-    """The rows of cd_Order, cd_Buchung, cd_Saldo, cd_Bestand contributed by one chunk."""
+def chunk_frames(world: World, chunk: int, events: ChunkEvents) -> list[dict[str, pd.DataFrame]]:
+    """Rows of cd_Order, cd_Buchung, cd_Saldo, cd_Bestand contributed by one chunk.
+
+    Returned as parts (counting files; superseded first deliveries; bad rows), appended in
+    this order by write_source_db, so the big holdings arrays are never copied to merge.
+    """
     lo = chunk * CHUNK_DEPOTS
     hi = min(lo + CHUNK_DEPOTS, len(world.depot_numbers))
     rng = _rng(world.seed, 20, chunk)
@@ -1021,19 +1031,20 @@ def chunk_frames(world: World, chunk: int, events: ChunkEvents) -> dict[str, pd.
         parts.append(_bad_rows(world, chunk, tables, hi - lo, rng))
         if chunk == 0:
             parts.append(_file_type_mess(world, tables))
-    merged = {}
-    for name in tables:
-        t = _concat([p.get(name, {}) for p in parts])
-        t.pop("cday", None)
-        if t:
-            order = np.argsort(t["file"], kind="stable")    # rows grouped by file
-            t = _take(t, order)
-        merged[name] = t
-    return _to_frames(merged, _vocab(world, lo, hi))
+    vocab = _vocab(world, lo, hi)
+    out = []
+    for part in parts:
+        for name in ("orders", "bookings"):
+            t = part.get(name)
+            if t:
+                t.pop("cday", None)
+                part[name] = _take(t, np.argsort(t["file"], kind="stable"))  # grouped by file
+        out.append(_to_frames({k: part.get(k, {}) for k in tables}, vocab))
+    return out
 
 
 def iter_frames(world: World, stats: dict | None = None) -> Iterator[dict[str, pd.DataFrame]]:
-    """cd_Datei, then the four row tables chunk by chunk (for write_source_db).
+    """cd_Datei, then the four row tables chunk by chunk, part by part (for write_source_db).
 
     ``stats`` (optional) is filled with rows per table and the simulated first buyers.
     """
@@ -1045,11 +1056,14 @@ def iter_frames(world: World, stats: dict | None = None) -> Iterator[dict[str, p
     for chunk in range(n_chunks):
         events = simulate_chunk(world, chunk)
         stats["target_first_buyers"] += int((events.first_buy_day >= 0).sum())
-        frames = chunk_frames(world, chunk, events)
+        parts = chunk_frames(world, chunk, events)
         del events
-        for name, df in frames.items():
-            stats["rows"][name] = stats["rows"].get(name, 0) + len(df)
-        yield frames
+        while parts:
+            frames = parts.pop(0)
+            for name, df in frames.items():
+                stats["rows"][name] = stats["rows"].get(name, 0) + len(df)
+            yield frames
+            del frames
 
 
 def build_frames(depots: int, days: int, seed: int, end_date: date,
