@@ -100,6 +100,10 @@ def rule_world() -> World:
     w.order(u("2025-04-28"), "LAB3-A", "LAB3", "2025-04-28", isin=T2, amount="1000.00")
     w.depot("LAB4")   # delivered two days late
     w.order(u("2025-04-12"), "LAB4-A", "LAB4", "2025-04-10", isin=T1, amount="1000.00")
+    w.depot("LAB5")   # first target buy 04-03, cancelled in the file of 04-06
+    w.order(u("2025-04-03"), "LAB5-A", "LAB5", "2025-04-03", isin=T1, amount="1000.00")
+    w.order(u("2025-04-06"), "LAB5-A", "LAB5", "2025-04-03", isin=T1, amount="1000.00",
+            remark="Storno")
 
     # --- window boundaries
     w.depot("WIN1")

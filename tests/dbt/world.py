@@ -130,3 +130,22 @@ class World:
         for table, r in rows.items():
             out[table] = pd.DataFrame(r, dtype=object)
         return out
+
+
+def known_by(frames: dict[str, pd.DataFrame], day: date) -> dict[str, pd.DataFrame]:
+    """The source as a run on ``day`` would see it: files with Datei_Datum <= day.
+
+    cd_Datei rows without a date (bad files) and data rows of unknown files are kept, so
+    only the knowledge time differs between the truncated and the full source.
+    """
+    files = frames["cd_Datei"]
+    keep = files["Datei_Datum"].map(lambda v: v is None or pd.isna(v) or v <= day)
+    kept_ids = set(files.loc[keep, "Datei_ID"].dropna())
+    all_ids = set(files["Datei_ID"].dropna())
+    out = {"cd_Datei": files[keep].reset_index(drop=True)}
+    for table, df in frames.items():
+        if table == "cd_Datei":
+            continue
+        sel = df["Datei_ID"].map(lambda i: i in kept_ids or i not in all_ids) if len(df) else []
+        out[table] = df[sel].reset_index(drop=True) if len(df) else df
+    return out
