@@ -39,7 +39,7 @@ import sys
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Iterator, Mapping, Sequence
 
 import pandas as pd
@@ -254,6 +254,58 @@ def rows_of(df: pd.DataFrame) -> list[tuple]:
     return [tuple(_py_value(v) for v in row) for row in zip(*cols)]
 
 
+# ODBC SQL type codes (the values of pyodbc.SQL_*; fixed by the ODBC standard, so no import).
+SQL_CHAR, SQL_VARCHAR, SQL_WCHAR, SQL_WVARCHAR = 1, 12, -8, -9
+SQL_DECIMAL, SQL_INTEGER, SQL_SMALLINT, SQL_TINYINT, SQL_BIGINT, SQL_BIT = 3, 4, 5, -6, -5, -7
+SQL_REAL, SQL_DOUBLE = 7, 8
+SQL_TYPE_DATE, SQL_TYPE_TIMESTAMP = 91, 93
+_FIXED = {"int": SQL_INTEGER, "smallint": SQL_SMALLINT, "tinyint": SQL_TINYINT,
+          "bigint": SQL_BIGINT, "bit": SQL_BIT, "float": SQL_DOUBLE, "real": SQL_REAL,
+          "date": SQL_TYPE_DATE}
+_STRINGS = {"varchar": SQL_VARCHAR, "char": SQL_CHAR, "nvarchar": SQL_WVARCHAR, "nchar": SQL_WCHAR}
+
+
+def _int(value: Any) -> int:
+    return 0 if value is None or (isinstance(value, float) and math.isnan(value)) else int(value)
+
+
+def input_size(kind: tuple[str, int, int, int] | None) -> tuple[int, int, int] | None:
+    """The pyodbc ``setinputsizes`` entry (sql type, size, decimal digits) of a column type.
+
+    (MAX) strings get size 0, which pyodbc sends as a stream; unknown types None (described
+    by the driver).
+    """
+    if kind is None:
+        return None
+    name, chars, prec, scale = kind
+    if name in _FIXED:
+        return (_FIXED[name], 0, 0)
+    if name in _STRINGS:
+        return (_STRINGS[name], 0 if chars in (-1, 0) else chars, 0)
+    if name in ("decimal", "numeric"):
+        return (SQL_DECIMAL, prec, scale)
+    if name in ("datetime2", "datetime", "smalldatetime"):
+        digits = scale if name == "datetime2" else (3 if name == "datetime" else 0)
+        return (SQL_TYPE_TIMESTAMP, 20 + digits if digits else 19, digits)
+    return None
+
+
+def _bind(value: Any, kind: tuple[str, int, int, int] | None) -> Any:
+    """``value`` converted to what its column type binds cleanly."""
+    if value is None or kind is None:
+        return value
+    name, _chars, _prec, scale = kind
+    if name == "date" and isinstance(value, datetime):
+        return value.date()
+    if name in ("decimal", "numeric") and isinstance(value, (float, int)) and not isinstance(value, bool):
+        exact = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+        return exact.quantize(Decimal(1).scaleb(-scale), rounding=ROUND_HALF_UP)  # as SQL Server rounds
+    if name in ("int", "bigint", "smallint", "tinyint", "bit") and isinstance(value, float) \
+            and value.is_integer():
+        return int(value)
+    return value
+
+
 def check_params(statement: str, n_params: int) -> None:
     """Refuse a statement SQL Server would reject for having too many parameters."""
     if n_params >= MAX_PARAMS:
@@ -374,11 +426,31 @@ class SqlServerDatabase(Database):
             self._con.autocommit = True
 
     # Bulk writing -----------------------------------------------------------------------
+    def column_types(self, table: str) -> dict[str, tuple[str, int, int, int]]:
+        """{column: (type name, max characters or -1 for MAX, precision, scale)} of dbo.table."""
+        df = self.query_df(
+            "SELECT c.name AS col, TYPE_NAME(c.user_type_id) AS type_name, "
+            "COLUMNPROPERTY(c.object_id, c.name, 'CharMaxLen') AS char_len, "
+            "c.[precision] AS prec, c.scale AS col_scale "
+            "FROM sys.columns AS c WHERE c.object_id = OBJECT_ID(?) ORDER BY c.column_id",
+            [f"{SCHEMA}.{ident(table)}"],
+        )
+        return {
+            str(r.col): (str(r.type_name).lower(), _int(r.char_len), _int(r.prec), _int(r.col_scale))
+            for r in df.itertuples(index=False)
+        }
+
     def _stage(self, table: str, df: pd.DataFrame) -> tuple[str, str]:
         """Load ``df`` into a fresh #temp table shaped like the target's columns.
 
         Returns (staging table name, column list). ``SELECT TOP 0 ... INTO`` gives the stage
-        exactly the target's types, so the driver binds parameters as the target expects.
+        exactly the target's types. The parameter types are given to pyodbc explicitly
+        (``setinputsizes``, from the target's sys.columns): SQL Server cannot describe the
+        parameters of a statement on a #temp table, and without types fast_executemany
+        falls back to 255-character strings (pyodbc issues #295, #380). Values are
+        converted to what each type binds cleanly (DATE -> date, DECIMAL -> Decimal).
+        The stage is created by a statement without parameters: one with parameters runs
+        inside sp_prepexec and its #temp table would vanish with that scope.
         """
         cols = [ident(c) for c in df.columns]
         if not cols:
@@ -386,13 +458,20 @@ class SqlServerDatabase(Database):
         check_params(f"INSERT INTO {stage_name(table)}", len(cols))
         stage = stage_name(table)
         col_sql = ", ".join(cols)
+        types = {k.lower(): v for k, v in self.column_types(table).items()}
+        missing = [c for c in cols if c.lower() not in types]
+        if types and missing:
+            raise DataError(f"{SCHEMA}.{table} has no column(s) {', '.join(missing)}")
         self.execute(f"DROP TABLE IF EXISTS {stage}")
         self.execute(f"SELECT TOP 0 {col_sql} INTO {stage} FROM {SCHEMA}.{ident(table)}")
         insert = f"INSERT INTO {stage} ({col_sql}) VALUES ({', '.join('?' for _ in cols)})"
-        rows = rows_of(df)
+        kinds = [types.get(c.lower()) for c in cols]
+        rows = [tuple(_bind(v, k) for v, k in zip(row, kinds)) for row in rows_of(df)]
         cur = self._cursor()
         try:
             cur.fast_executemany = True
+            if types:
+                cur.setinputsizes([input_size(k) for k in kinds])
             for start in range(0, len(rows), self._chunk):
                 cur.executemany(insert, rows[start:start + self._chunk])
         except Exception as exc:

@@ -27,6 +27,7 @@ class Call:
     params: Any = None             # execute: list of values; executemany: list of row tuples
     autocommit: bool = True        # the connection's mode when the call was made
     fast_executemany: bool = False
+    input_sizes: Any = None        # what setinputsizes() last set on the cursor
 
 
 @dataclass
@@ -97,6 +98,7 @@ class FakeCursor:
     def __init__(self, con: FakeConnection):
         self._con = con
         self.fast_executemany = False
+        self.input_sizes = None
         self.description = None
         self._rows: list[tuple] = []
 
@@ -113,7 +115,10 @@ class FakeCursor:
 
     def executemany(self, sql: str, seq: Sequence[Sequence]) -> None:
         self._con._record(Call("executemany", sql, [tuple(r) for r in seq], self._con.autocommit,
-                               self.fast_executemany))
+                               self.fast_executemany, self.input_sizes))
+
+    def setinputsizes(self, sizes: Sequence) -> None:
+        self.input_sizes = list(sizes)
 
     def fetchall(self) -> list[tuple]:
         rows, self._rows = self._rows, []

@@ -52,7 +52,20 @@ def frame(n: int) -> pd.DataFrame:
     })
 
 
+SCORE_TYPES = [("Score_Date", "date", 0, 10, 0), ("Depot_Number", "varchar", 64, 0, 0),
+               ("p_buy_7d", "float", 0, 53, 0), ("scored_at", "datetime2", 0, 27, 3)]
+TYPES_SQL = "FROM sys.columns AS c"
+
+
+def with_types(con: FakeConnection, columns=SCORE_TYPES) -> FakeConnection:
+    """The fake answers the writer's sys.columns query with these target column types."""
+    con.respond(TYPES_SQL, ["col", "type_name", "char_len", "prec", "col_scale"],
+                [tuple(c) for c in columns], types=[str, str, int, int, int])
+    return con
+
+
 def replace(con: FakeConnection, n: int, chunk: int = 10) -> int:
+    with_types(con)
     db = SqlServerDatabase(con, chunk_size=chunk)
     return db.replace_rows("CD_FA_BUY_DEMO_ML", frame(n), "Score_Date = ?", [date(2025, 8, 20)])
 
@@ -62,7 +75,8 @@ def test_replace_stages_in_chunks_then_deletes_and_inserts_with_tablock():
     con = FakeConnection()
     assert replace(con, 25, chunk=10) == 25
     sqls = [c.sql for c in con.statements]
-    assert sqls == [
+    assert TYPES_SQL in sqls[0] and con.statements[0].params == ["dbo.CD_FA_BUY_DEMO_ML"]
+    assert sqls[1:] == [
         "DROP TABLE IF EXISTS #stage_CD_FA_BUY_DEMO_ML",
         "SELECT TOP 0 Score_Date, Depot_Number, p_buy_7d, scored_at INTO #stage_CD_FA_BUY_DEMO_ML "
         "FROM dbo.CD_FA_BUY_DEMO_ML",
@@ -140,10 +154,10 @@ def test_insert_df_joins_the_callers_transaction():
 
 # ---- failures roll everything back ---------------------------------------------------
 @pytest.mark.parametrize("fail_at, label", [
-    (2, "creating the stage"),
-    (4, "second chunk"),
-    (6, "DELETE"),
-    (7, "INSERT WITH (TABLOCK)"),
+    (3, "creating the stage"),
+    (5, "second chunk"),
+    (7, "DELETE"),
+    (8, "INSERT WITH (TABLOCK)"),
 ])
 def test_failure_rolls_back_and_commits_nothing(fail_at, label):
     con = FakeConnection(fail_at=fail_at, error_text="[42000] boom near 'PWD=s3cr;et}pw'")
@@ -157,7 +171,7 @@ def test_failure_rolls_back_and_commits_nothing(fail_at, label):
 
 
 def test_failure_before_delete_sends_no_delete():
-    con = FakeConnection(fail_at=4)
+    con = FakeConnection(fail_at=5)
     with pytest.raises(DataError):
         replace(con, 25, chunk=10)
     assert not any(c.sql.startswith("DELETE") for c in con.statements)
@@ -183,6 +197,32 @@ def test_rollback_failure_does_not_hide_the_error():
     db = SqlServerDatabase(con)
     with pytest.raises(DataError, match="simulated failure"):
         db.replace_rows("T", frame(1), "Score_Date = ?", [date(2025, 8, 20)])
+
+
+def test_parameter_types_come_from_the_target_and_values_fit_them():
+    """#temp tables cannot be described by the server: the writer states every type."""
+    con = with_types(FakeConnection(), SCORE_TYPES + [
+        ("Cash", "decimal", 0, 18, 2), ("Note", "nvarchar", -1, 0, 0), ("Code", "nchar", 12, 0, 0),
+        ("N", "int", 0, 10, 0)])
+    df = frame(2).assign(Cash=[1.005, 2.0], Note=["x" * 5000, None], Code=["LU", "DE"], N=[1.0, 2.0])
+    df["Score_Date"] = pd.to_datetime(df["Score_Date"])  # datetime64, as DuckDB reads give
+    SqlServerDatabase(con).append_rows("CD_FA_BUY_DEMO_ML", df)
+    many = [c for c in con.statements if c.kind == "executemany"][0]
+    assert many.input_sizes == [(91, 0, 0), (12, 64, 0), (8, 0, 0), (93, 23, 3),
+                                (3, 18, 2), (-9, 0, 0), (-8, 12, 0), (4, 0, 0)]
+    first = many.params[0]
+    assert type(first[0]) is date and first[0] == date(2025, 8, 20)
+    assert first[4] == Decimal("1.01")  # rounded half up, as SQL Server converts
+    assert type(first[4]) is Decimal and many.params[1][4] == Decimal("2.00")
+    assert len(first[5]) == 5000 and first[7] == 1 and type(first[7]) is int
+
+
+def test_unknown_column_is_a_data_error_before_anything_is_written():
+    con = with_types(FakeConnection())
+    with pytest.raises(DataError, match="no column"):
+        SqlServerDatabase(con).append_rows("CD_FA_BUY_DEMO_ML", frame(1).assign(Extra=1))
+    assert not any(c.kind == "executemany" for c in con.statements)
+    assert con.committed == [] or all(c.sql.startswith("SELECT") for c in con.committed)
 
 
 # ---- parameter counts ----------------------------------------------------------------
