@@ -736,10 +736,12 @@ def _take(t: Coded, idx: np.ndarray) -> Coded:
 
 
 def _concat(parts: Sequence[Coded]) -> Coded:
-    parts = [p for p in parts if p and len(next(iter(p.values())))]
-    if not parts:
-        return {}
-    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    """Row-wise concatenation; empty tables keep their columns, ``{}`` means no table."""
+    parts = [p for p in parts if p]
+    full = [p for p in parts if _nrows(p)]
+    if not full:
+        return parts[0] if parts else {}
+    return {k: np.concatenate([p[k] for p in full]) for k in full[0]}
 
 
 def _nrows(t: Coded) -> int:
@@ -825,6 +827,8 @@ def _superseded(world: World, chunk: int, tables: dict[str, Coded],
             names = ("orders", "bookings") if typ == "U" else ("saldo", "bestand")
             for name in names:
                 t = tables[name]
+                if not _nrows(t):
+                    continue
                 rows = np.flatnonzero(t["file"] == ids[i])
                 if len(rows) == 0:
                     continue
@@ -1006,7 +1010,7 @@ def _file_type_mess(world: World, tables: dict[str, Coded]) -> dict[str, Coded]:
     """Rules §1: an order in a B file, a saldo row in a U file, an order of an unknown file."""
     w = world
     o, s = tables["orders"], tables["saldo"]
-    if not o or not s:
+    if not _nrows(o) or not _nrows(s):
         return {}
     b_day = np.flatnonzero(w.b_id >= 0)[-1]
     u_day = np.flatnonzero(w.u_id >= 0)[-1]

@@ -358,3 +358,14 @@ def test_planted_signal_recent_deposits_raise_the_first_buy_rate():
     base = panel["y"].mean()
     assert 0.005 < base < 0.06, base
     assert rate[True] > 2 * rate[False], rate
+
+
+@pytest.mark.parametrize("depots,days,end", [(1, 30, END), (3, 31, date(2025, 12, 28))])
+def test_tiny_worlds_and_holiday_end_dates_work(depots, days, end):
+    f = dd.build_frames(depots, days, 1, end, TARGETS)
+    dates = pd.to_datetime(f["cd_Datei"]["Datei_Datum"].dropna())
+    last = dd.build_calendar(days, end)[-1]
+    assert dates.max() == pd.Timestamp(last)
+    if end == date(2025, 12, 28):        # 24-26 Dec are holidays, 27/28 a weekend
+        assert last == np.datetime64("2025-12-23")
+    assert f["cd_Saldo"]["Depot_Number"].notna().any()
