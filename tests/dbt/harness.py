@@ -91,7 +91,8 @@ class DbtHarness:
             for table in (s.agg_table, s.labels_table, "FA_DATA_QUALITY"):
                 rows = con.execute(
                     "SELECT column_name, data_type FROM information_schema.columns "
-                    "WHERE table_schema = 'dbo' AND table_name = ?", [table]).fetchall()
+                    "WHERE table_schema = 'dbo' AND table_name = ? ORDER BY ordinal_position",
+                    [table]).fetchall()
                 types[table] = dict(rows)
         finally:
             con.close()
@@ -146,8 +147,10 @@ def require_dbt_models() -> None:
 class Result:
     """Output tables indexed for lookups in tests (values as plain Python: None = NULL)."""
 
-    def __init__(self, tables: reference.Tables):
+    def __init__(self, tables: reference.Tables, column_types: Mapping[str, Mapping[str, str]]
+                 | None = None):
         self.tables = tables
+        self.column_types = column_types     # dbt only: {table: {column: type}}
         self._agg = {(r["Score_Date"], r["Depot_Number"]): r for r in reference.records(tables.agg)}
         self._lab = {(r["Score_Date"], r["Depot_Number"]): r
                      for r in reference.records(tables.labels)}

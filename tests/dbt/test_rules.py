@@ -279,7 +279,7 @@ def res(request, tmp_path_factory) -> Result:
             return Result(h.reference(START, END))
         require_dbt_models()
         h.dbt(START, END, command="run")
-        return Result(h.read())
+        return Result(h.read(), h.column_types)
 
 
 def agg(res: Result, day: str, depot: str) -> dict:
@@ -296,6 +296,28 @@ def label(res: Result, day: str, depot: str) -> dict:
 
 def pick(row: dict, *cols: str) -> dict:
     return {c: row[c] for c in cols}
+
+
+# ---------------------------------------------------------------------------- schema
+
+def test_output_column_types(res):
+    # The brief's schemas (INT = INTEGER, money DECIMAL(18,2), ratios DOUBLE); extra
+    # aggregate columns are allowed after these.
+    if res.column_types is None:
+        pytest.skip("types are a property of the dbt tables")
+    t = res.column_types
+    agg_types = [t["CD_FA_AGG_BUY_DEMO"][c] for c in reference.AGG_COLUMNS]
+    assert agg_types == ["DATE", "VARCHAR", "INTEGER", "INTEGER", "INTEGER",
+                         agg_types[5], "DECIMAL(18,2)", "DECIMAL(18,2)", "DOUBLE",
+                         "DECIMAL(18,2)", "DECIMAL(18,2)", "INTEGER", "INTEGER", "DOUBLE",
+                         "INTEGER"]
+    assert agg_types[5] == "DOUBLE" or agg_types[5].startswith("DECIMAL")   # Avg_Ticket_90d
+    assert t["CD_FA_LABELS_DEMO"] == {"Score_Date": "DATE", "Depot_Number": "VARCHAR",
+                                      "first_buy_date": "DATE", "label_T7": "INTEGER",
+                                      "label_T14": "INTEGER", "label_T30": "INTEGER"}
+    dq = t["FA_DATA_QUALITY"]
+    assert (dq["Datei_Datum"], dq["Source_Table"], dq["Reason"]) == ("DATE", "VARCHAR", "VARCHAR")
+    assert dq["Row_Count"] in ("INTEGER", "BIGINT")
 
 
 # ------------------------------------------------------------------------------ files
