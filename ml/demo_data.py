@@ -184,14 +184,10 @@ def build_calendar(days: int, end_date: date) -> np.ndarray:
     return business_days(end_date - timedelta(days=days - 1), end_date)
 
 
-def build_files(rng: np.random.Generator, bdays: np.ndarray, bad_rows: bool) -> dict[str, Any]:
-    """cd_Datei and the per-day file ids, with missing, late and re-delivered files.
-
-    Every mess item is forced on at least one day (when the calendar is long enough), so a
-    small world shows all of them. The last five days are delivered cleanly.
-    """
-    nb = len(bdays)
-    u_state = np.where(rng.random(nb) < P_MISSING_U, 1, 0)          # 1 missing, 2 late
+def _file_states(rng: np.random.Generator, nb: int):
+    """Per business day: U state (0 ok, 1 missing, 2 late), B missing, corrections (0 none,
+    1 later, 2 same Import_Zeit) per type, and the days the seven items were forced on."""
+    u_state = np.where(rng.random(nb) < P_MISSING_U, 1, 0)
     u_state = np.where((u_state == 0) & (rng.random(nb) < P_LATE_U), 2, u_state)
     b_missing = rng.random(nb) < P_MISSING_B
     r = rng.random((2, nb))
@@ -199,11 +195,9 @@ def build_files(rng: np.random.Generator, bdays: np.ndarray, bad_rows: bool) -> 
     b_corr = np.where(r[1] < P_CORR_TIE, 2, np.where(r[1] < P_CORR_TIE + P_CORR_LATER, 1, 0))
     mess: dict[str, int] = {}
     if nb >= MIN_BUSINESS_DAYS:
-        picks = rng.permutation(np.arange(1, nb - 5))[:7]
         names = ["missing_u", "late_u", "missing_b", "corr_u_later", "corr_u_tie",
                  "corr_b_later", "corr_b_tie"]
-        for name, i in zip(names, picks):
-            mess[name] = int(i)
+        mess = {n: int(i) for n, i in zip(names, rng.permutation(np.arange(1, nb - 5))[:7])}
         u_state[mess["missing_u"]] = 1
         u_state[mess["late_u"]] = 2
         b_missing[mess["missing_b"]] = True
@@ -216,7 +210,19 @@ def build_files(rng: np.random.Generator, bdays: np.ndarray, bad_rows: bool) -> 
     u_state[tail], b_missing[tail], u_corr[tail], b_corr[tail] = 0, False, 0, 0
     u_corr[u_state == 1] = 0
     b_corr[b_missing] = 0
+    return u_state, b_missing, u_corr, b_corr, mess
 
+
+def build_files(rng: np.random.Generator, bdays: np.ndarray, bad_rows: bool) -> dict[str, Any]:
+    """cd_Datei and the per-day file ids, with missing, late and re-delivered files.
+
+    Every mess item is forced on at least one day (when the calendar is long enough), so a
+    small world shows all of them. The last five days are delivered cleanly. Returns
+    ``files`` (DataFrame) and per-day ``u_id``, ``u_sup``, ``b_id``, ``b_sup`` (-1 none).
+    """
+    nb = len(bdays)
+    u_state, b_missing, u_corr, b_corr, mess = _file_states(rng, nb)
+    # U files load the next night from 01:00, B files from 04:00; late U files days later.
     base = bdays.astype("datetime64[s]") + np.timedelta64(1, "D")
     minutes = rng.integers(0, 180, size=(2, nb)) * 60 + rng.integers(0, 60, size=(2, nb))
     u_time = base + np.timedelta64(1, "h") + minutes[0].astype("timedelta64[s]")
@@ -225,36 +231,33 @@ def build_files(rng: np.random.Generator, bdays: np.ndarray, bad_rows: bool) -> 
     b_time = base + np.timedelta64(4, "h") + minutes[1].astype("timedelta64[s]")
     gap = (rng.integers(2 * 3600, 30 * 3600, size=(2, nb))).astype("timedelta64[s]")
 
-    rows = []   # (time, type, version, day)
+    loads = []   # (Import_Zeit, type, version, day); version 1 = the correction
     for typ, present, corr, t0, g in (("U", u_state != 1, u_corr, u_time, gap[0]),
                                       ("B", ~b_missing, b_corr, b_time, gap[1])):
         for i in np.flatnonzero(present):
-            rows.append((t0[i], typ, 0, i))
+            loads.append((t0[i], typ, 0, i))
             if corr[i]:
-                rows.append((t0[i] + (g[i] if corr[i] == 1 else np.timedelta64(0, "s")), typ, 1, i))
-    # Ids are handed out in load order; a tie keeps the first delivery first.
-    rows.sort(key=lambda x: (x[0], x[2], x[1], x[3]))
-    u_id, u_sup = np.full(nb, -1, np.int32), np.full(nb, -1, np.int32)
-    b_id, b_sup = np.full(nb, -1, np.int32), np.full(nb, -1, np.int32)
+                later = g[i] if corr[i] == 1 else np.timedelta64(0, "s")
+                loads.append((t0[i] + later, typ, 1, i))
+    # Ids are handed out in load order; on a tie the first delivery keeps the lower id.
+    loads.sort(key=lambda x: (x[0], x[2], x[1], x[3]))
+    ids = {t: (np.full(nb, -1, np.int32), np.full(nb, -1, np.int32)) for t in "UB"}
+    corr_of = {"U": u_corr, "B": b_corr}
     recs = []
-    for k, (t, typ, version, i) in enumerate(rows):
+    for k, (t, typ, version, i) in enumerate(loads):
         fid = 1001 + k
-        ids, sups = (u_id, u_sup) if typ == "U" else (b_id, b_sup)
-        if version == 0 and (u_corr if typ == "U" else b_corr)[i]:
-            sups[i] = fid
-        else:
-            ids[i] = fid
-        stamp = str(bdays[i]).replace("-", "")
-        name = f"FA_{typ}_{stamp}{'_korr' if version else ''}.csv"
+        counting, superseded = ids[typ]
+        (superseded if version == 0 and corr_of[typ][i] else counting)[i] = fid
+        name = f"FA_{typ}_{str(bdays[i]).replace('-', '')}{'_korr' if version else ''}.csv"
         recs.append((fid, typ, bdays[i], t, name))
     files = pd.DataFrame(recs, columns=["Datei_ID", "Datei_Typ", "Datei_Datum", "Import_Zeit",
                                         "Datei_Name"])
     files["Datei_Datum"] = files["Datei_Datum"].astype("datetime64[s]")
     files["Import_Zeit"] = files["Import_Zeit"].astype("datetime64[s]")
     if bad_rows:
-        files = pd.concat([files, _bad_files(bdays, 1001 + len(rows))], ignore_index=True)
-    return {"files": files, "u_id": u_id, "u_sup": u_sup, "b_id": b_id, "b_sup": b_sup,
-            "mess": mess}
+        files = pd.concat([files, _bad_files(bdays, 1001 + len(loads))], ignore_index=True)
+    return {"files": files, "u_id": ids["U"][0], "u_sup": ids["U"][1], "b_id": ids["B"][0],
+            "b_sup": ids["B"][1], "mess": mess}
 
 
 def _bad_files(bdays: np.ndarray, first_id: int) -> pd.DataFrame:
