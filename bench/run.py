@@ -1,0 +1,500 @@
+"""`make bench`: how fast the pipeline is, and how its cost grows with depots and history.
+
+Every step is the real command (``python orchestrate.py ...``) run as a child process, the
+way a scheduler runs it; wall time comes from the clock, peak RSS from ``os.wait4`` (the
+child's ``ru_maxrss``, which includes the grandchildren it waited for, e.g. the steps of
+``daily``). Each figure is the median of ``--repeats`` runs. Results are merged into
+``bench/results/results.json`` (git-ignored; a rerun of a step replaces its entry) and the
+tables between the markers in ``docs/performance.md`` are regenerated from it.
+
+Steps (``--steps``, default all), per world of N depots x 24 months (``--days 730``):
+  backfill  ``backfill --months 24`` into a fresh target DB: wall, peak RSS, rows/s
+  seed      the seed-style per-day loop (bench/seed_loop.py) on N <= 10k, compared row for
+            row with the dbt tables; speed ratio
+  train     ``train`` per horizon (rows, trees, seconds, peak RSS), then all horizons
+  score     ``score`` of the last day: rows/s, plus the compute/write split (bench/probe.py)
+  daily     ``daily`` after 3, 12 and 24 months of history (truncated copies of the world)
+  sampling  training on all rows vs negative down-sampling (AP effect), on 10k only
+
+Usage: python -m bench.run [--sizes 2000,10000,50000] [--repeats 3] [--quick]
+                           [--steps backfill,seed,...] [--deadline 22:35] [--data-dir DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Sequence
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results" / "results.json"
+DOC = ROOT / "docs" / "performance.md"
+PY = sys.executable
+STEPS = ("backfill", "seed", "train", "score", "daily", "sampling")
+SEED = 42
+END_DATE = date(2025, 8, 20)
+
+
+def log(msg: str) -> None:
+    print(f"[bench {datetime.now(timezone.utc):%H:%M:%S}] {msg}", file=sys.stderr, flush=True)
+
+
+class DeadlinePassed(RuntimeError):
+    pass
+
+
+# ----------------------------------------------------------------------- measuring
+
+
+def measure(cmd: Sequence[str], env: dict[str, str], out_dir: Path, name: str,
+            deadline: datetime | None, ok_codes: Sequence[int] = (0,)) -> dict[str, Any]:
+    """Run ``cmd`` as a child (own process group); return wall seconds, peak RSS (MB),
+    exit code, stdout text and the 1-minute load average at the start.
+
+    The child is killed (with its group) when ``deadline`` passes; raises DeadlinePassed
+    then, RuntimeError for an exit code not in ``ok_codes``.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    out_path, err_path = out_dir / f"{name}.out", out_dir / f"{name}.err"
+    load1 = os.getloadavg()[0]
+    with open(out_path, "w") as out, open(err_path, "w") as err:
+        t0 = time.monotonic()
+        proc = subprocess.Popen(list(cmd), stdout=out, stderr=err, env=env, cwd=str(ROOT),
+                                start_new_session=True)
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if deadline and datetime.now(timezone.utc) > deadline:
+                os.killpg(proc.pid, signal.SIGKILL)
+                os.wait4(proc.pid, 0)
+                raise DeadlinePassed(f"{name}: killed at the deadline {deadline:%H:%M} UTC")
+            time.sleep(0.2)
+        wall = time.monotonic() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
+    stdout = out_path.read_text()
+    if proc.returncode not in ok_codes:
+        tail = err_path.read_text()[-1500:]
+        raise RuntimeError(f"{name}: exit code {proc.returncode}\n{tail}")
+    return {"seconds": round(wall, 2), "rss_mb": round(usage.ru_maxrss / 1024, 1),
+            "exit_code": proc.returncode, "load1": round(load1, 2), "stdout": stdout,
+            "stderr_path": str(err_path)}
+
+
+def summary_values(stdout: str) -> dict[str, str]:
+    """The ``key  value`` lines orchestrate.py prints as a command summary."""
+    out = {}
+    for line in stdout.splitlines():
+        m = re.match(r"^(\w+)\s{2,}(.*)$", line.strip())
+        if m:
+            out[m.group(1)] = m.group(2).strip()
+    return out
+
+
+def median_of(runs: list[dict[str, Any]], key: str) -> float:
+    return round(statistics.median(r[key] for r in runs), 2)
+
+
+# ------------------------------------------------------------------------- results
+
+
+def load_results() -> dict[str, Any]:
+    return json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+
+
+def save_result(key: str, value: dict[str, Any]) -> None:
+    """Merge one entry into results.json (a rerun of the same step replaces it)."""
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    res = load_results()
+    value = {**value, "measured_at": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
+    res[key] = value
+    res["machine"] = machine()
+    RESULTS.write_text(json.dumps(res, indent=1, default=str))
+
+
+def machine() -> dict[str, Any]:
+    from importlib.metadata import version
+
+    cpu = next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines()
+                if l.startswith("model name")), platform.processor())
+    mem = next(int(l.split()[1]) for l in Path("/proc/meminfo").read_text().splitlines()
+               if l.startswith("MemTotal"))
+    vers = {}
+    for pkg in ("duckdb", "dbt-core", "dbt-duckdb", "xgboost-cpu", "xgboost", "pandas",
+                "numpy", "scikit-learn"):
+        try:
+            vers[pkg] = version(pkg)
+        except Exception:
+            pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "ram_gb": round(mem / 1024 / 1024, 1),
+            "os": platform.platform(), "python": platform.python_version(), "versions": vers}
+
+
+# --------------------------------------------------------------------------- worlds
+
+
+class World:
+    """One demo world of N depots: its source DB, a target DB, artifacts, logs."""
+
+    def __init__(self, data_dir: Path, depots: int, days: int) -> None:
+        self.depots, self.days = depots, days
+        self.dir = data_dir / f"w{depots}_{days}d"
+        self.source = self.dir / "source.duckdb"
+        self.target = self.dir / "fa.duckdb"
+        self.art = self.dir / "artifacts"
+        self.logs = self.dir / "logs"
+
+    @property
+    def label(self) -> str:
+        return f"{self.depots // 1000}k" if self.depots % 1000 == 0 else str(self.depots)
+
+    def env(self, source: Path | None = None, target: Path | None = None) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update({
+            "FA_SOURCE_DB": str(source or self.source),
+            "FA_DUCKDB_PATH": str(target or self.target),
+            "FA_ART_DIR": str(self.art),
+            "OMP_WAIT_POLICY": "PASSIVE",   # xgboost: no busy-waiting OpenMP threads
+            # dbt's target/ and logs/ of our own: colleagues run dbt in the project too
+            "DBT_TARGET_PATH": str(self.dir / "dbt_target"),
+            "DBT_LOG_PATH": str(self.dir / "dbt_logs"),
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        })
+        return env
+
+    def ensure_source(self, deadline) -> None:
+        if self.source.exists():
+            return
+        self.dir.mkdir(parents=True, exist_ok=True)
+        log(f"{self.label}: generating the demo world ({self.depots} depots x {self.days} days)")
+        r = measure([PY, "orchestrate.py", "demo-data", "--depots", str(self.depots),
+                     "--days", str(self.days), "--seed", str(SEED),
+                     "--end-date", END_DATE.isoformat()], self.env(), self.logs, "demo-data", deadline)
+        s = summary_values(r["stdout"])
+        save_result(f"world/{self.label}", {"depots": self.depots, "days": self.days,
+                                            **{k: s.get(k) for k in s if k.startswith("rows_")},
+                                            "seconds": r["seconds"], "rss_mb": r["rss_mb"]})
+
+    def orchestrate(self, args: Sequence[str], name: str, deadline, env=None,
+                    ok_codes=(0,)) -> dict[str, Any]:
+        return measure([PY, "orchestrate.py", *map(str, args)], env or self.env(), self.logs,
+                       name, deadline, ok_codes)
+
+
+def horizon_of(world: World) -> date:
+    """The data horizon of the world (latest counting U file)."""
+    sys.path.insert(0, str(ROOT))
+    from ml.config import load_settings
+    from ml.pipeline import data_horizon
+
+    os.environ["FA_SOURCE_DB"] = str(world.source)
+    return data_horizon(load_settings())
+
+
+def query(db: Path, sql: str, params: Sequence = ()) -> list[tuple]:
+    import duckdb
+
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(sql, list(params)).fetchall()
+    finally:
+        con.close()
+
+
+# ---------------------------------------------------------------------------- steps
+
+
+def step_backfill(w: World, repeats: int, deadline) -> None:
+    runs = []
+    for i in range(repeats):
+        for p in (w.target, Path(str(w.target) + ".wal")):
+            p.unlink(missing_ok=True)
+        log(f"{w.label}: backfill --months 24 (run {i + 1}/{repeats})")
+        r = w.orchestrate(["backfill", "--months", "24"], f"backfill-{i}", deadline)
+        s = summary_values(r["stdout"])
+        r["rows"] = int(s["aggregate_rows"]) + int(s["label_rows"])
+        r["aggregate_rows"], r["label_rows"] = int(s["aggregate_rows"]), int(s["label_rows"])
+        runs.append(r)
+        log(f"{w.label}: backfill {r['seconds']} s, {r['rss_mb']} MB, {r['rows']} rows")
+    save_result(f"backfill/{w.label}", {
+        "depots": w.depots, "runs": len(runs), "seconds": median_of(runs, "seconds"),
+        "rss_mb": median_of(runs, "rss_mb"), "aggregate_rows": runs[0]["aggregate_rows"],
+        "label_rows": runs[0]["label_rows"],
+        "rows_per_second": round(runs[0]["rows"] / median_of(runs, "seconds")),
+        "all_seconds": [r["seconds"] for r in runs], "load1": [r["load1"] for r in runs],
+    })
+
+
+def step_seed(w: World, every: int, deadline) -> None:
+    from bench.seed_loop import compare
+
+    res = load_results().get(f"backfill/{w.label}")
+    if res is None:
+        raise RuntimeError("run the backfill step first (the loop is compared with its tables)")
+    from ml.pipeline import add_months
+
+    h = horizon_of(w)
+    start = add_months(h, -24) + timedelta(days=1)  # the range of `backfill --months 24`
+    out = w.dir / "seed_loop.duckdb"
+    log(f"{w.label}: seed-style loop {start}..{h} every {every} day(s)")
+    r = measure([PY, "-m", "bench.seed_loop", "--source", str(w.source), "--out", str(out),
+                 "--start", start.isoformat(), "--end", h.isoformat(), "--every", str(every)],
+                w.env(), w.logs, "seed-loop", deadline)
+    s = json.loads(r["stdout"].strip().splitlines()[-1])
+    days = (h - start).days + 1
+    est_loop = s["seconds_per_day"] * days
+    diff = compare(out, w.target, "DEMO", (7, 14, 30))
+    equal = all(set(v) == {"rows"} for v in diff.values())
+    save_result(f"seed/{w.label}", {
+        "depots": w.depots, "days_run": s["days"], "every": every, "range_days": days,
+        "prepare_seconds": s["prepare_seconds"], "seconds_per_day": s["seconds_per_day"],
+        "loop_seconds_measured": s["loop_seconds"], "loop_seconds_full": round(est_loop, 1),
+        "rss_mb": r["rss_mb"], "dbt_seconds": res["seconds"],
+        "ratio_loop_only": round(est_loop / res["seconds"], 1),
+        "ratio_with_prepare": round((est_loop + s["prepare_seconds"]) / res["seconds"], 1),
+        "equal": equal, "compare": diff, "load1": r["load1"],
+    })
+    log(f"{w.label}: seed loop {s['seconds_per_day']} s/day -> {est_loop:.0f} s for {days} days; "
+        f"equal to dbt: {equal} {diff}")
+
+
+def train_windows(w: World) -> dict[str, date]:
+    """The demo's windows (ml.runner.demo_windows) for this world's backfilled range."""
+    from ml.runner import demo_windows
+
+    lo, hi = query(w.target, "SELECT min(Score_Date), max(Score_Date) FROM dbo.CD_FA_AGG_BUY_DEMO")[0]
+    h = horizon_of(w)
+    return demo_windows(lo, h, 30)
+
+
+def train_args(win: dict[str, date], horizons: str, extra: Sequence[str] = ()) -> list[str]:
+    args = ["train", "--horizons", horizons, "--promote"]
+    for k, v in win.items():
+        args += [f"--{k.replace('_', '-')}", v.isoformat()]
+    return args + list(extra)
+
+
+def registry_rows(db: Path, version: str) -> list[tuple]:
+    return query(db, "SELECT Horizon, Train_Rows, Best_Iteration, Test_AP, Metrics_Json "
+                     "FROM dbo.FA_MODEL_REGISTRY WHERE Version = ? ORDER BY Horizon", [version])
+
+
+def latest_version(db: Path) -> str:
+    return query(db, "SELECT Version FROM dbo.FA_MODEL_REGISTRY ORDER BY Created_At DESC LIMIT 1")[0][0]
+
+
+def step_train(w: World, repeats: int, deadline, extra: Sequence[str] = (), tag: str = "") -> None:
+    win = train_windows(w)
+    per_h = []
+    for h in (7, 14, 30):
+        log(f"{w.label}: train T{h}{tag}")
+        r = w.orchestrate(train_args(win, str(h), extra), f"train{tag}-T{h}", deadline)
+        v = latest_version(w.target)
+        (_, rows, best, ap, metrics), = registry_rows(w.target, v)
+        m = json.loads(metrics)
+        per_h.append({"horizon": h, "fit_rows": rows, "trees": best + 1, "test_ap": ap,
+                      "fit_seconds": m.get("train_seconds"), "seconds": r["seconds"],
+                      "rss_mb": r["rss_mb"], "parts": m.get("parts"), "load1": r["load1"]})
+        log(f"{w.label}: T{h}: {rows} fit rows, {best + 1} trees, {r['seconds']} s, {r['rss_mb']} MB")
+    runs = []
+    for i in range(repeats):
+        log(f"{w.label}: train 7,14,30{tag} (run {i + 1}/{repeats})")
+        runs.append(w.orchestrate(train_args(win, "7,14,30", extra), f"train{tag}-all-{i}", deadline))
+    save_result(f"train{tag}/{w.label}", {
+        "depots": w.depots, "windows": {k: v.isoformat() for k, v in win.items()},
+        "per_horizon": per_h, "all_seconds": median_of(runs, "seconds"),
+        "all_rss_mb": median_of(runs, "rss_mb"), "runs": len(runs), "extra_args": list(extra),
+        "load1": [r["load1"] for r in runs],
+    })
+
+
+def step_score(w: World, repeats: int, deadline) -> None:
+    day = query(w.target, "SELECT max(Score_Date) FROM dbo.CD_FA_AGG_BUY_DEMO")[0][0]
+    runs, probes = [], []
+    for i in range(repeats):
+        r = w.orchestrate(["score", "--date", day.isoformat()], f"score-{i}", deadline)
+        r["rows"] = int(summary_values(r["stdout"])["rows_scored"])
+        runs.append(r)
+        p = measure([PY, "-m", "bench.probe", day.isoformat()], w.env(), w.logs,
+                    f"score-probe-{i}", deadline)
+        probes.append(json.loads(p["stdout"].strip().splitlines()[-1]))
+    rows = runs[0]["rows"]
+    med = {k: round(statistics.median(p[k] for p in probes), 3) for k in probes[0] if k != "rows"}
+    save_result(f"score/{w.label}", {
+        "depots": w.depots, "rows": rows, "seconds": median_of(runs, "seconds"),
+        "rss_mb": median_of(runs, "rss_mb"), "rows_per_second": round(rows / median_of(runs, "seconds")),
+        "phases": med,
+        "compute_rows_per_second": round(rows / max(med["predict_seconds"], 1e-9)),
+        "write_rows_per_second": round(rows / max(med["write_seconds"], 1e-9)),
+        "runs": len(runs), "load1": [r["load1"] for r in runs],
+    })
+    log(f"{w.label}: score {rows} rows in {median_of(runs, 'seconds')} s; phases {med}")
+
+
+def truncated_source(w: World, months: int, h: date) -> Path:
+    """A copy of the world keeping only files of the last ``months`` months (same depots)."""
+    import duckdb
+
+    path = w.dir / f"source_{months}m.duckdb"
+    if path.exists():
+        return path
+    cutoff = date(h.year - (months // 12) - (1 if (h.month - months % 12) < 1 else 0),
+                  (h.month - months % 12 - 1) % 12 + 1, h.day)
+    con = duckdb.connect(str(path))
+    con.execute(f"ATTACH '{w.source}' AS s (READ_ONLY)")
+    con.execute("CREATE SCHEMA IF NOT EXISTS dbo")
+    con.execute("CREATE TABLE dbo.cd_Datei AS SELECT * FROM s.dbo.cd_Datei "
+                "WHERE Datei_Datum > ? OR Datei_Datum IS NULL", [cutoff])
+    for t in ("cd_Order", "cd_Buchung", "cd_Saldo", "cd_Bestand"):
+        # rows of dropped files go; rows naming no file at all (bad rows) stay
+        con.execute(f"CREATE TABLE dbo.{t} AS SELECT * FROM s.dbo.{t} WHERE Datei_ID NOT IN "
+                    "(SELECT Datei_ID FROM s.dbo.cd_Datei WHERE Datei_Datum <= ? "
+                    "AND Datei_ID IS NOT NULL)", [cutoff])
+    con.close()
+    return path
+
+
+def copy_registry(src_db: Path, dst_db: Path) -> None:
+    import duckdb
+
+    con = duckdb.connect(str(dst_db))
+    con.execute(f"ATTACH '{src_db}' AS m (READ_ONLY)")
+    for t in ("FA_MODEL_REGISTRY", "FA_MODEL_REGISTRY_HISTORY"):
+        con.execute(f"CREATE OR REPLACE TABLE dbo.{t} AS SELECT * FROM m.dbo.{t}")
+    con.close()
+
+
+def step_daily(w: World, repeats: int, deadline, histories: Sequence[int] = (3, 12, 24)) -> None:
+    h = horizon_of(w)
+    for months in histories:
+        if months == 24:
+            source, target = w.source, w.target
+        else:
+            source, target = truncated_source(w, months, h), w.dir / f"fa_{months}m.duckdb"
+            target.unlink(missing_ok=True)
+            env = w.env(source, target)
+            log(f"{w.label}: backfill of {months} months before {h} for the daily run")
+            first = query(source, "SELECT min(Datei_Datum) FROM dbo.cd_Datei")[0][0]
+            w.orchestrate(["backfill", "--start-date", first.isoformat(), "--end-date",
+                           (h - timedelta(days=1)).isoformat()], f"daily-prep-{months}m", deadline, env)
+            copy_registry(w.target, target)
+        env = w.env(source, target)
+        runs = []
+        for i in range(repeats):
+            log(f"{w.label}: daily --date {h} after {months} months (run {i + 1}/{repeats})")
+            # exit 5 = QC alert: the run completed, the demo world may well alert
+            r = w.orchestrate(["daily", "--date", h.isoformat()], f"daily-{months}m-{i}", deadline,
+                              env, ok_codes=(0, 5))
+            err = Path(r["stderr_path"]).read_text()
+            r["steps"] = {m.group(1): float(m.group(2))
+                          for m in re.finditer(r"<== (\w+): ok in ([\d.]+) s", err)}
+            runs.append(r)
+            log(f"{w.label}: daily {months}m: {r['seconds']} s {r['steps']} exit {r['exit_code']}")
+        steps = {k: round(statistics.median(r["steps"].get(k, float('nan')) for r in runs), 1)
+                 for k in ("dbt", "score", "qc")}
+        save_result(f"daily/{w.label}/{months}m", {
+            "depots": w.depots, "months": months, "seconds": median_of(runs, "seconds"),
+            "rss_mb": median_of(runs, "rss_mb"), "steps": steps, "runs": len(runs),
+            "exit_codes": [r["exit_code"] for r in runs], "load1": [r["load1"] for r in runs],
+        })
+
+
+def step_sampling(w: World, deadline, rate: float) -> None:
+    """AP of training on all rows vs negative down-sampling (weights) at ``rate``."""
+    out = {}
+    win = train_windows(w)
+    for tag, extra in (("all", []), (f"neg{rate}", ["--neg-sample-rate", str(rate)])):
+        log(f"{w.label}: sampling comparison: train {tag}")
+        r = w.orchestrate(train_args(win, "7,14,30", extra), f"sampling-{tag}", deadline)
+        v = latest_version(w.target)
+        out[tag] = {"seconds": r["seconds"], "rss_mb": r["rss_mb"], "load1": r["load1"],
+                    "per_horizon": [{"horizon": hz, "fit_rows": rows, "trees": best + 1, "test_ap": ap}
+                                    for hz, rows, best, ap, _ in registry_rows(w.target, v)]}
+    save_result(f"sampling/{w.label}", {"depots": w.depots, "rate": rate, **out})
+
+
+# ------------------------------------------------------------------------------ main
+
+
+def parse_deadline(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    hh, mm = map(int, text.split(":"))
+    now = datetime.now(timezone.utc)
+    return now.replace(hour=hh, minute=mm, second=0, microsecond=0)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--sizes", default="2000,10000,50000")
+    p.add_argument("--days", type=int, default=730)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--quick", action="store_true", help="2k depots, 1 repeat (harness check)")
+    p.add_argument("--steps", default=",".join(STEPS))
+    p.add_argument("--seed-every", type=int, default=0,
+                   help="seed loop on every N-th day (0: 7 below 5k depots, else 30)")
+    p.add_argument("--sample-rate", type=float, default=0.1)
+    p.add_argument("--deadline", default=None, help="HH:MM UTC: kill any run still going then")
+    p.add_argument("--data-dir", type=Path, default=Path(os.environ.get("FA_BENCH_DIR", ROOT / "data" / "bench")))
+    p.add_argument("--docs-only", action="store_true", help="only regenerate docs/performance.md")
+    a = p.parse_args(argv)
+    if a.docs_only:
+        from bench.report import write_doc
+
+        write_doc(load_results(), DOC)
+        return 0
+    sizes = [2000] if a.quick else [int(x) for x in a.sizes.split(",")]
+    repeats = 1 if a.quick else a.repeats
+    steps = [s for s in a.steps.split(",") if s]
+    unknown = set(steps) - set(STEPS)
+    if unknown:
+        p.error(f"unknown steps: {', '.join(sorted(unknown))}")
+    deadline = parse_deadline(a.deadline)
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    from bench.report import write_doc
+
+    try:
+        for n in sizes:
+            w = World(a.data_dir, n, a.days)
+            w.ensure_source(deadline)
+            for step in steps:
+                if step == "seed" and n > 10_000:
+                    continue  # estimated from 2k and 10k in the report
+                if step == "sampling" and n != 10_000:
+                    continue
+                t0 = time.monotonic()
+                if step == "backfill":
+                    step_backfill(w, repeats, deadline)
+                elif step == "seed":
+                    step_seed(w, a.seed_every or (7 if n < 5000 else 30), deadline)
+                elif step == "train":
+                    step_train(w, repeats, deadline)
+                elif step == "score":
+                    step_score(w, repeats, deadline)
+                elif step == "daily":
+                    step_daily(w, repeats, deadline)
+                elif step == "sampling":
+                    step_sampling(w, deadline, a.sample_rate)
+                log(f"{w.label}: step {step} done in {time.monotonic() - t0:.0f} s")
+                write_doc(load_results(), DOC)
+    except DeadlinePassed as exc:
+        log(str(exc))
+        write_doc(load_results(), DOC)
+        return 7
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
