@@ -1,0 +1,41 @@
+"""FA_ENGINE=sqlserver through the CLI without a server: one clear Error line and exit 2."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from orchestrate import cli
+
+
+@pytest.fixture()
+def env(tmp_path, monkeypatch):
+    monkeypatch.setenv("FA_DUCKDB_PATH", str(tmp_path / "fa.duckdb"))
+    monkeypatch.setenv("FA_ART_DIR", str(tmp_path / "artifacts"))
+    monkeypatch.setenv("FA_ENGINE", "sqlserver")
+    for name in ("FA_SQLSERVER_HOST", "FA_SQLSERVER_USER", "FA_SQLSERVER_PASSWORD",
+                 "FA_SQLSERVER_TRUSTED_CONNECTION", "FA_DEBUG"):
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
+
+
+def test_missing_host_is_a_bad_input(env):
+    result = CliRunner().invoke(cli, ["qc"])
+    assert result.exit_code == 2, result.output
+    assert result.output.strip().splitlines()[-1] == (
+        "Error: FA_SQLSERVER_HOST is not set (FA_ENGINE=sqlserver needs the server name)")
+
+
+def test_missing_odbc_driver_is_a_bad_input_without_the_password(env):
+    env.setenv("FA_SQLSERVER_HOST", "sql01")
+    env.setenv("FA_SQLSERVER_USER", "fa")
+    env.setenv("FA_SQLSERVER_PASSWORD", "hunter2-secret")
+    env.setitem(sys.modules, "pyodbc", None)  # as on a machine without unixODBC
+    result = CliRunner().invoke(cli, ["qc"])
+    assert result.exit_code == 2, result.output
+    last = result.output.strip().splitlines()[-1]
+    assert last.startswith("Error: pyodbc cannot be loaded (")
+    assert last.endswith("see docs/sqlserver.md")
+    assert "hunter2" not in result.output
