@@ -17,33 +17,33 @@ SQL = """
 with files as (
     select *, row_number() over (partition by Datei_Typ, Datei_Datum
                                  order by Import_Zeit desc, Datei_ID desc) as rn
-    from src.dbo.cd_Datei where Datei_Typ in ('U', 'B') and Datei_Datum is not null
+    from dbo.cd_Datei where Datei_Typ in ('U', 'B') and Datei_Datum is not null
 ), cf as (select Datei_ID, Datei_Typ, Datei_Datum from files where rn = 1),
-o as (select o.*, f.Datei_Datum from src.dbo.cd_Order o join cf f using (Datei_ID)
+o as (select o.*, f.Datei_Datum from dbo.cd_Order o join cf f using (Datei_ID)
       where f.Datei_Typ = 'U'),
 o_canc as (select distinct Transaction_Number from o where lower(Remark) like '%storn%'),
 ord as (select * from o where coalesce(lower(Remark), '') not like '%storn%'
         and Transaction_Number not in (select * from o_canc)),
-b as (select b.*, f.Datei_Datum from src.dbo.cd_Buchung b join cf f using (Datei_ID)
+b as (select b.*, f.Datei_Datum from dbo.cd_Buchung b join cf f using (Datei_ID)
       where f.Datei_Typ = 'U'),
 b_canc as (select distinct Transaction_Number from b where lower(Remark) like '%storn%'),
 dep as (select Depot_Number, Booking_Date as d, Amount_EUR as amt from b
         where Booking_Type = 'Deposit' and coalesce(lower(Remark), '') not like '%storn%'
         and Transaction_Number not in (select * from b_canc)),
 first_buy as (select Depot_Number, min(Order_Date) as fb from ord
-              where OrderType = 'Purchase' and Amount_EUR >= 1000 and ISIN in ({targets})
+              where OrderType = 'Purchase' and Amount_EUR >= 1000 and list_contains($targets, ISIN)
               group by all),
 buys as (select Depot_Number, Order_Date as d from ord
          where OrderType = 'Purchase' and Amount_EUR >= 1000),
 canc as (select o.Depot_Number, min(o.Datei_Datum) as d from o
          where lower(o.Remark) like '%storn%' group by o.Depot_Number, o.Transaction_Number),
-pv as (select Datei_ID, Depot_Number, sum(Market_Value_EUR) as pv from src.dbo.cd_Bestand
+pv as (select Datei_ID, Depot_Number, sum(Market_Value_EUR) as pv from dbo.cd_Bestand
        group by all),
 horizon as (select max(Datei_Datum) as h from cf where Datei_Typ = 'U'),
 panel as (
     select f.Datei_Datum as D, s.Depot_Number, s.Cash_EUR as cash, coalesce(pv.pv, 0) as pv,
            fb.fb
-    from src.dbo.cd_Saldo s join cf f using (Datei_ID)
+    from dbo.cd_Saldo s join cf f using (Datei_ID)
     left join pv using (Datei_ID, Depot_Number)
     left join first_buy fb using (Depot_Number)
     where f.Datei_Typ = 'B' and (fb.fb is null or fb.fb > f.Datei_Datum)
@@ -63,10 +63,9 @@ from panel p
 
 
 def main(path: str, targets=("LU000DEMO015", "LU000DEMO023")) -> None:
-    con = duckdb.connect()
-    con.execute(f"attach '{path}' as src (read_only)")
-    quoted = ", ".join(f"'{t}'" for t in targets)
-    df = con.sql(SQL.format(targets=quoted)).df()
+    con = duckdb.connect(path, read_only=True)
+    df = con.execute(SQL, {"targets": list(targets)}).df()
+    con.close()
     df["cash_share"] = (df["cash"] / (df["cash"] + df["pv"])).fillna(0).astype(float)
     print(f"pre-first depot-days: {len(df)}  T30 rate {df.y30.mean():.4f}  T7 rate {df.y7.mean():.4f}")
     groups = {
