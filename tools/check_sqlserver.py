@@ -307,6 +307,25 @@ def _not_placeholder(f: Finding) -> bool:
     return not (f.rule == "boolean-column" and f.detail.startswith(f"{PLACEHOLDER} used as"))
 
 
+def coverage_findings(compiled: dict[str, str], hook_units: list[tuple[str, str]],
+                      manifest: dict) -> list[Finding]:
+    """Every model file compiled; every CD_FA_ output table gets its clustered primary key."""
+    out = []
+    files = {p.stem for p in (DBT_DIR / "models").rglob("*.sql")}
+    for name in sorted(files - set(compiled)):
+        out.append(Finding(f"model {name}", "not-compiled", "no compiled SQL for this model file"))
+    keyed = {label.split()[1] for label, sql in hook_units
+             if label.startswith("hook ") and re.search(
+                 r"primary key clustered \(\[Score_Date\], \[Depot_Number\]\)", sql, re.I)}
+    for node in manifest["nodes"].values():
+        if node["resource_type"] == "model" and node["alias"].upper().startswith("CD_FA_") \
+                and node["name"] not in keyed:
+            out.append(Finding(f"model {node['name']}", "missing-primary-key",
+                               f"{node['alias']} needs the clustered PK (Score_Date, Depot_Number) "
+                               "on SQL Server: add the primary_key post-hook (dbt_project.yml)"))
+    return out
+
+
 def _strategy_findings(label: str) -> list[Finding]:
     """dbt-sqlserver 1.11.3 renders delete+insert incremental_predicates without the table
     alias (fixed in 1.12): the project must not use them there."""
@@ -378,6 +397,7 @@ def main(argv: list[str] | None = None) -> int:
                 checked += 1
                 findings += f
         n_hooks = len(hook_units)
+        findings += coverage_findings(full["model"], hook_units, load_manifest(work, "full"))
         for name, sql in sorted(full["test"].items()):
             (out / "tests" / f"{name}.sql").write_text(sql)
             # dbt-sqlserver wraps a test's SQL in a view: the same rules as a model.

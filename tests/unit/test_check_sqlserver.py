@@ -183,3 +183,18 @@ def test_alias_reuse_and_unknown_columns_are_errors(sql):
     })
     found = column_findings(bad)
     assert [(f.where, f.rule, f.severity) for f in found] == [("model mart", "unresolved-column", ERROR)]
+
+
+def test_output_tables_without_their_primary_key_fail():
+    from tools.check_sqlserver import DBT_DIR, coverage_findings
+
+    compiled = {p.stem: "select 1 as a" for p in (DBT_DIR / "models").rglob("*.sql")}
+    manifest = {"nodes": {"model.p.fa_agg_buy": {
+        "resource_type": "model", "name": "fa_agg_buy", "alias": "CD_FA_AGG_BUY_DEMO"}}}
+    pk = ("hook fa_agg_buy CD_FA_AGG_BUY_DEMO", "exec sp_executesql N'alter table [dbo].[CD_FA_AGG_BUY_DEMO] "
+          "add constraint [PK_CD_FA_AGG_BUY_DEMO] primary key clustered ([Score_Date], [Depot_Number])'")
+    assert coverage_findings(compiled, [pk], manifest) == []
+    missing = coverage_findings(compiled, [], manifest)
+    assert [f.rule for f in missing] == ["missing-primary-key"]
+    del compiled["fa_agg_buy"]
+    assert "not-compiled" in {f.rule for f in coverage_findings(compiled, [pk], manifest)}
