@@ -291,18 +291,37 @@ def input_size(kind: tuple[str, int, int, int] | None) -> tuple[int, int, int] |
 
 
 def _bind(value: Any, kind: tuple[str, int, int, int] | None) -> Any:
-    """``value`` converted to what its column type binds cleanly."""
+    """``value`` converted to the Python type its column binds cleanly with fast_executemany.
+
+    pyodbc's parameter arrays take one C type per column, so every value of a column must
+    be of the same Python type: dates as ``date``, timestamps as ``datetime``, decimals as
+    ``Decimal`` (rounded half up to the scale, as SQL Server converts), integers as ``int``,
+    floats as ``float``, text as ``str``.
+    """
     if value is None or kind is None:
         return value
     name, _chars, _prec, scale = kind
-    if name == "date" and isinstance(value, datetime):
-        return value.date()
-    if name in ("decimal", "numeric") and isinstance(value, (float, int)) and not isinstance(value, bool):
-        exact = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
-        return exact.quantize(Decimal(1).scaleb(-scale), rounding=ROUND_HALF_UP)  # as SQL Server rounds
-    if name in ("int", "bigint", "smallint", "tinyint", "bit") and isinstance(value, float) \
-            and value.is_integer():
-        return int(value)
+    if name == "date":
+        if isinstance(value, datetime):
+            return value.date()
+        return date.fromisoformat(value[:10]) if isinstance(value, str) else value
+    if name in ("datetime2", "datetime", "smalldatetime"):
+        if isinstance(value, str):
+            return datetime.fromisoformat(value)
+        if isinstance(value, date) and not isinstance(value, datetime):
+            return datetime(value.year, value.month, value.day)
+        return value
+    if name in ("decimal", "numeric") and isinstance(value, (float, int)):
+        exact = Decimal(repr(value)) if isinstance(value, float) else Decimal(int(value))
+        return exact.quantize(Decimal(1).scaleb(-scale), rounding=ROUND_HALF_UP)
+    if name in ("int", "bigint", "smallint", "tinyint", "bit"):
+        if isinstance(value, bool) or (isinstance(value, float) and value.is_integer()):
+            return int(value)
+        return value
+    if name in ("float", "real") and isinstance(value, (int, Decimal)):
+        return float(value)
+    if name in _STRINGS and not isinstance(value, str):
+        return value.isoformat() if isinstance(value, (date, datetime)) else str(value)
     return value
 
 

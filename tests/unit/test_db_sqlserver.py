@@ -217,6 +217,18 @@ def test_parameter_types_come_from_the_target_and_values_fit_them():
     assert len(first[5]) == 5000 and first[7] == 1 and type(first[7]) is int
 
 
+def test_every_value_of_a_column_gets_the_python_type_of_its_sql_type():
+    from ml.db_sqlserver import _bind
+
+    assert _bind("2025-08-20", ("date", 0, 10, 0)) == date(2025, 8, 20)
+    assert _bind(date(2025, 8, 20), ("datetime2", 0, 27, 3)) == datetime(2025, 8, 20)
+    assert _bind(True, ("int", 0, 10, 0)) == 1 and type(_bind(True, ("int", 0, 10, 0))) is int
+    assert type(_bind(3, ("float", 0, 53, 0))) is float
+    assert _bind(7, ("varchar", 64, 0, 0)) == "7"
+    assert _bind(2, ("decimal", 0, 18, 2)) == Decimal("2.00")
+    assert _bind(-0.125, ("decimal", 0, 18, 2)) == Decimal("-0.13")  # half away from zero
+
+
 def test_unknown_column_is_a_data_error_before_anything_is_written():
     con = with_types(FakeConnection())
     with pytest.raises(DataError, match="no column"):
