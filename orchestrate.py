@@ -133,9 +133,12 @@ TRAIN_COLUMNS = [
 @click.option("--n-boot", type=click.IntRange(0, 10_000), default=200, show_default=True,
               help="Bootstrap draws for the 95 % intervals.")
 @click.option("--promote", is_flag=True, help="Activate the new models even if they are worse.")
+@click.option("--neg-sample-rate", type=click.FloatRange(0, 1, min_open=True), default=1.0, show_default=True,
+              help="Keep this share of all-negative rows before the calibration part, weighted "
+                   "(large data; docs/performance.md).")
 @edge
 def train_cmd(horizons, train_start, train_end, test_start, test_end, max_depth, learning_rate,
-              n_estimators, n_boot, promote) -> None:
+              n_estimators, n_boot, promote, neg_sample_rate) -> None:
     """Train XGBoost + isotonic per horizon, test out of time, register (docs/model.md)."""
     from ml.config import parse_horizons
     from ml.dataset import Windows, check_horizons
@@ -147,7 +150,7 @@ def train_cmd(horizons, train_start, train_end, test_start, test_end, max_depth,
     windows = Windows(iso_date("--train-start", train_start), iso_date("--train-end", train_end),
                       iso_date("--test-start", test_start), iso_date("--test-end", test_end))
     params = TrainParams(max_depth=max_depth, learning_rate=learning_rate, n_estimators=n_estimators,
-                         nthread=cfg.duckdb_threads, n_boot=n_boot)
+                         nthread=cfg.duckdb_threads, n_boot=n_boot, neg_sample_rate=neg_sample_rate)
     hs = check_horizons(cfg, parse_horizons(horizons))  # every input checked before the lock
     with pipeline_lock(cfg, "train"):
         summary = train(cfg, hs, windows, params, force_promote=promote)

@@ -1,0 +1,65 @@
+"""Negative down-sampling of the training rows, so training stays in bounds on large data.
+
+At 50k depots x 24 months the Pre_First_Target rows of a training window are ~20M
+(docs/performance.md): loading them whole into pandas, then one copy per horizon, needs far
+more than 6 GB, and first buys are rare (a few % of rows are positive for T30). So, before
+``keep_all_from`` (the calibration part), every row that is positive for some horizon is
+kept and every other row is kept with probability ``rate``, weighted 1/rate, so the
+booster sees the same expected class balance and loss (Horvitz-Thompson weights). From
+``keep_all_from`` on (calibration and test) every row is kept with weight 1: the isotonic
+calibration and every test metric are computed on unsampled data.
+
+The choice is a deterministic hash of (Depot_Number, Score_Date), so a rerun keeps the same
+rows on any machine. The window is read month by month, so memory holds one month of
+unsampled rows plus what is kept. Pure except :func:`load_window_sampled` (reads the DB).
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from ml.config import Settings
+from ml.dataset import label_column, load_window
+from ml.db import Database
+
+HASH_BUCKETS = 1 << 20
+CHUNK_DAYS = 31
+
+
+def keep_mask(df: pd.DataFrame, horizons: Sequence[int], rate: float,
+              keep_all_from: date) -> tuple[np.ndarray, np.ndarray]:
+    """Which rows of ``df`` (as from load_window) to keep, and their weights (pure).
+
+    Returns (keep: bool array, weight: float array 1.0 or 1/rate) of len(df).
+    """
+    if not 0 < rate <= 1:
+        raise ValueError("rate must be in (0, 1]")
+    sure = (df["Score_Date"] >= pd.Timestamp(keep_all_from)).to_numpy().copy()  # CoW: writable
+    for h in horizons:
+        sure |= (df[label_column(h)] == 1).to_numpy()
+    key = pd.util.hash_pandas_object(df[["Depot_Number", "Score_Date"]], index=False).to_numpy()
+    drawn = (key % HASH_BUCKETS) < rate * HASH_BUCKETS
+    keep = sure | drawn
+    weight = np.where(sure, 1.0, 1.0 / rate)
+    return keep, weight
+
+
+def load_window_sampled(db: Database, settings: Settings, start: date, end: date,
+                        horizons: Sequence[int], rate: float, keep_all_from: date) -> pd.DataFrame:
+    """load_window's rows, down-sampled as described above, plus a ``weight`` column.
+
+    Read in chunks of CHUNK_DAYS Score_Dates; same columns and order as load_window.
+    """
+    parts = []
+    lo = start
+    while lo <= end:
+        hi = min(lo + timedelta(days=CHUNK_DAYS - 1), end)
+        chunk = load_window(db, settings, lo, hi, horizons)
+        keep, weight = keep_mask(chunk, horizons, rate, keep_all_from)
+        parts.append(chunk[keep].assign(weight=weight[keep]))
+        lo = hi + timedelta(days=1)
+    return pd.concat(parts, ignore_index=True)
