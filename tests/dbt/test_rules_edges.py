@@ -61,6 +61,15 @@ def edge_world() -> World:
     w.booking(u("2025-06-05"), "SAME-1", "E7", "2025-06-03", amount="-500.00", remark="Storno")
     # E8: the absurd boundaries of balances are valid: 10,000,000,000.00 exactly.
     w.depot("E8", cash="10000000000.00", positions=[(OTHER, "1", "10000000000.00")])
+    # E9: a cancellation row is not judged: NULL date, type, ISIN, units and amount.
+    w.depot("E9")
+    w.order(u("2025-06-03"), "E9-A", "E9", "2025-06-03", amount="1000.00")
+    w.order(u("2025-06-05"), "E9-A", None, None, type=None, isin=None, units=None, amount=None,
+            remark="Storno")
+    # E10: a booking cancellation row without depot or date still cancels.
+    w.depot("E10")
+    w.booking(u("2025-06-03"), "E10-D", "E10", "2025-06-03", amount="700.00")
+    w.booking(u("2025-06-05"), "E10-D", None, None, type=None, amount=None, remark="STORNO")
 
     # O1: rows of a file with an unknown type.
     w.depot("O1")
@@ -157,6 +166,15 @@ def test_clear_orders_and_bookings_cancel_separately(res):
     row = agg(res, "2025-06-05", "E7")
     assert (row["Buys_7d"], row["Deposit_30d_eff"]) == (1, 0.0)
     assert agg(res, "2025-06-04", "E7")["Deposit_30d_eff"] == 500.0
+
+
+def test_clear_cancellation_rows_are_not_judged(res):
+    # E9/E10: cancellation rows full of NULLs cancel (by number) and are no bad rows.
+    assert agg(res, "2025-06-04", "E9")["Buys_7d"] == 1
+    assert agg(res, "2025-06-05", "E9")["Buys_7d"] == 0
+    assert agg(res, "2025-06-04", "E10")["Deposit_30d_eff"] == 700.0
+    assert agg(res, "2025-06-05", "E10")["Deposit_30d_eff"] == 0.0
+    assert not [k for k in res.dq_cells() if k[0] == date(2025, 6, 5) and k[2] != "superseded_file"]
 
 
 def test_clear_balance_boundaries_are_valid(res):
