@@ -240,6 +240,24 @@ def scan_tree(tree: exp.Expression, where: str, is_model: bool) -> list[Finding]
         if order is not None and not _has_top(sel) and (is_model or not is_root):
             out.append(Finding(where, "order-by-in-view",
                                "ORDER BY without TOP in a view, CTE or subquery is an error in SQL Server"))
+    for sel in tree.find_all(exp.Select):
+        if not _names_its_columns(sel, tree, is_model):
+            continue
+        seen: dict[str, int] = {}
+        for proj in sel.expressions:
+            if isinstance(proj, exp.Star) or (isinstance(proj, exp.Column) and isinstance(proj.this, exp.Star)):
+                continue
+            name = proj.output_name  # the alias or a plain column's name; '' for an expression
+            if not name:
+                out.append(Finding(where, "unnamed-column",
+                                   f"{proj.sql('tsql')[:60]} has no column name: a view, CTE or "
+                                   "derived table needs one (AS name)"))
+                continue
+            seen[name.lower()] = seen.get(name.lower(), 0) + 1
+        for name, count in seen.items():
+            if count > 1:
+                out.append(Finding(where, "duplicate-column",
+                                   f"column name {name} appears {count} times in one view/CTE/derived table"))
     conditions = []
     for cls in (exp.Where, exp.Having):
         conditions += [n.this for n in tree.find_all(cls)]
@@ -269,6 +287,25 @@ def scan_tree(tree: exp.Expression, where: str, is_model: bool) -> list[Finding]
                                f"{div.sql('tsql')[:70]}: cast to DECIMAL/FLOAT before dividing "
                                "(integer division truncates in SQL Server)", WARN))
     return out
+
+
+def _names_its_columns(sel: exp.Select, tree: exp.Expression, is_model: bool) -> bool:
+    """True for a SELECT whose output columns SQL Server names: a model's top level (it
+    becomes a view), a CTE body, a derived table in FROM/JOIN (also each branch of a UNION
+    there: only the first names the columns, so only it is checked)."""
+    node: exp.Expression = sel
+    while isinstance(node.parent, exp.Union):
+        if node.parent.this is not node:
+            return False
+        node = node.parent
+    parent = node.parent
+    if parent is None or node is tree:
+        return is_model
+    if isinstance(parent, exp.CTE):
+        return True
+    if isinstance(parent, exp.Subquery):
+        return isinstance(parent.parent, (exp.From, exp.Join))
+    return False
 
 
 def _plain_bound(bound) -> bool:

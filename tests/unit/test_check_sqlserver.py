@@ -43,6 +43,10 @@ BAD = [
     ("date-arithmetic", "select Order_Date + 1 as d from t"),
     ("date-arithmetic", "select a from t where Score_Date - Order_Date <= 30"),
     ("date-arithmetic", "select cast('2025-01-01' as date) - 7 as d"),
+    ("unnamed-column", "select Depot_Number, count(*) from t group by Depot_Number"),
+    ("unnamed-column", "with c as (select max(a) from t) select * from c"),
+    ("unnamed-column", "select x.m from (select max(a) from t) as x"),
+    ("duplicate-column", "with c as (select a, b as a from t) select b from c"),
     ("window-count-distinct", "select count(distinct ISIN) over (partition by Depot_Number) as n from t"),
     ("jinja", "select {{ ref('x') }} as a"),
 ]
@@ -82,6 +86,9 @@ GOOD = [
     "delete from dbo.t where x = 1 option (maxdop 1)",
     "insert into dbo.t with (tablock) (a, b) select a, b from #stage_t",
     "select a from t where exists (select 1 from u where u.a = t.a)",
+    "select a from t where a in (select max(b) from u)",
+    "select a, (select max(b) from u) as m from t",
+    "with c as (select a from t union all select max(b) from u) select a from c",
 ]
 
 
