@@ -20,7 +20,7 @@ import pandas as pd
 
 from ml.config import PROJECT_ROOT, Settings
 from ml.dbt import log
-from ml.errors import DataError, FAError, StepTimeout, EXIT_QC_ALERT
+from ml.errors import DataError, FAError, StepTimeout, EXIT_QC_ALERT, EXIT_UNEXPECTED
 
 ORCHESTRATE = PROJECT_ROOT / "orchestrate.py"
 TEST_DAYS = 60          # demo: the out-of-time test window (label-complete days of the longest horizon)
@@ -31,9 +31,13 @@ class StepFailed(FAError):
     """A child step ended with a non-zero exit code; the runner exits with the same code."""
 
     def __init__(self, step: str, code: int) -> None:
-        what = "raised QC alerts" if code == EXIT_QC_ALERT else "failed"
-        super().__init__(f"step '{step}' {what} (exit code {code}); see its output above")
-        self.exit_code = code
+        if code < 0:  # killed by a signal (kill -9, OOM killer): no exit code of its own
+            super().__init__(f"step '{step}' was killed by signal {-code}; rerun the same command")
+            self.exit_code = EXIT_UNEXPECTED
+        else:
+            what = "raised QC alerts" if code == EXIT_QC_ALERT else "failed"
+            super().__init__(f"step '{step}' {what} (exit code {code}); see its output above")
+            self.exit_code = code
         self.step = step
 
 
