@@ -278,6 +278,27 @@ def scan_tree(tree: exp.Expression, where: str, is_model: bool) -> list[Finding]
             out.append(Finding(where, "window-count-distinct",
                                "COUNT(DISTINCT ...) OVER (...) is not allowed in SQL Server: "
                                "use DENSE_RANK() ascending + descending - 1, or a join"))
+    for node in tree.find_all(exp.In):
+        if isinstance(node.this, exp.Tuple):
+            out.append(Finding(where, "row-value-in", "(a, b) IN (...): use EXISTS with a correlated join"))
+    for star in tree.find_all(exp.Star):
+        if any(star.args.get(k) for k in ("except_", "except", "replace", "rename", "ilike")):
+            out.append(Finding(where, "star-modifier", "SELECT * EXCLUDE/REPLACE/RENAME: list the columns"))
+    for join in tree.find_all(exp.Join):
+        if join.args.get("using"):
+            out.append(Finding(where, "join-using", "JOIN ... USING (...): use ON a.x = b.x"))
+    for _ in tree.find_all(exp.Filter):
+        out.append(Finding(where, "aggregate-filter", "aggregate FILTER (WHERE ...): use SUM(CASE WHEN ...)"))
+        break
+    for _ in tree.find_all(exp.Lateral):
+        out.append(Finding(where, "lateral", "LATERAL: use CROSS APPLY / OUTER APPLY"))
+        break
+    for node in tree.find_all(exp.Distinct):
+        if node.args.get("on"):
+            out.append(Finding(where, "distinct-on", "DISTINCT ON: use ROW_NUMBER() in a CTE"))
+    for _ in tree.find_all(exp.NullSafeEQ, exp.NullSafeNEQ):
+        out.append(Finding(where, "is-distinct-from", "IS [NOT] DISTINCT FROM needs SQL Server 2022", WARN))
+        break
     for rnd in tree.find_all(exp.Round):
         if rnd.args.get("decimals") is None:
             out.append(Finding(where, "round-one-arg", "ROUND(x) needs a length in SQL Server: ROUND(x, 0)"))

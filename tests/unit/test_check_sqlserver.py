@@ -47,6 +47,12 @@ BAD = [
     ("unnamed-column", "with c as (select max(a) from t) select * from c"),
     ("unnamed-column", "select x.m from (select max(a) from t) as x"),
     ("duplicate-column", "with c as (select a, b as a from t) select b from c"),
+    ("row-value-in", "select a from t where (a, b) in (select a, b from u)"),
+    ("star-modifier", "select * exclude (a) from t"),
+    ("join-using", "select a from t join u using (a)"),
+    ("aggregate-filter", "select count(*) filter (where a > 1) as n from t"),
+    ("distinct-on", "select distinct on (a) a, b from t"),
+    ("lateral", "select a from t cross join lateral (select 1 as x) as l"),
     ("window-count-distinct", "select count(distinct ISIN) over (partition by Depot_Number) as n from t"),
     ("jinja", "select {{ ref('x') }} as a"),
 ]
