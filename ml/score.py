@@ -18,6 +18,7 @@ from ml.config import Settings
 from ml.dataset import load_day, matrix, score_date_range
 from ml.db import SCHEMA, Database, open_target
 from ml.dbt import log
+from ml.errors import DataError
 from ml import registry
 
 
@@ -50,6 +51,14 @@ def score_day(settings: Settings, day: date | None = None) -> dict[str, Any]:
         day = day or latest_score_date(db, settings)
         rows = [registry.require_active(db, code, h) for h in horizons]
         models = [registry.load_model(settings, r) for r in rows]  # verifies hashes first
+        present = db.query_df(
+            f"SELECT COUNT(*) AS n FROM {SCHEMA}.{settings.agg_table} WHERE Score_Date = ?", [day]
+        ).iloc[0]["n"]
+        if int(present) == 0:
+            raise DataError(
+                f"no aggregate rows for Score_Date {day}: run 'python orchestrate.py backfill "
+                f"--start-date {day} --end-date {day}' (or daily) first"
+            )
         frame = load_day(db, settings, day)
         log(f"score: {day}: {len(frame)} Pre_First_Target rows, models "
             + ", ".join(f"T{m.horizon}={m.version}" for m in models))

@@ -64,6 +64,11 @@ def test_train_score_and_the_errors_after(env):
     assert r.exit_code == 0, r.output
     assert "rows_scored" in r.output
 
+    r = run("score", "--date", "2030-01-01")
+    assert r.exit_code == 3
+    assert last_line(r) == ("Error: no aggregate rows for Score_Date 2030-01-01: run 'python orchestrate.py "
+                            "backfill --start-date 2030-01-01 --end-date 2030-01-01' (or daily) first")
+
     r = run("registry", "list")
     assert r.exit_code == 0 and r.output.count("yes") == 3
 
@@ -93,3 +98,26 @@ def test_window_without_labels_is_exit_3(env):
         "Error: no labelled rows for T30 in the test part [2025-08-02, 2025-08-20] (after purge gaps; "
         "a label is complete only when D+T <= the data horizon): run 'python orchestrate.py backfill' "
         "for these dates or choose other windows")
+
+
+def test_eval_and_qc_cli(env):
+    synthetic_world.write_tables(env / "fa.duckdb")
+    assert run(*TRAIN).exit_code == 0
+    r = run("qc")   # nothing scored yet: the latest day's scores are 100 % missing
+    assert r.exit_code == 5
+    assert "ALERT null_share: 2025-08-20: 100% of Pre_First_Target rows have no score" in r.output
+    assert last_line(r) == ("Error: QC raised 1 alert(s); first: 2025-08-20: 100% of "
+                            "Pre_First_Target rows have no score")
+    assert run("score").exit_code == 0
+    r = run("qc")
+    assert r.exit_code == 0, r.output
+    assert "alerts: 0" in r.output
+
+    r = run("eval", "--horizons", "7,30", "--start", "2025-06-11", "--end", "2025-08-20", "--n-boot", "0")
+    assert r.exit_code == 0, r.output
+    r = run("eval", "--horizons", "30", "--start", "2025-08-15", "--end", "2025-08-20")
+    assert r.exit_code == 3
+    assert last_line(r) == ("Error: no label-complete rows for T30 in [2025-08-15, 2025-08-20] "
+                            "(labels are complete up to D + 30 <= 2025-08-20)")
+    r = run("eval", "--start", "2025-08-20", "--end", "2025-08-15")
+    assert r.exit_code == 2 and last_line(r) == "Error: --start must not be after --end"
