@@ -110,6 +110,25 @@ def chunk_range(start: date, end: date, months: int = CHUNK_MONTHS) -> list[tupl
     return chunks
 
 
+def chunk_args(index: int, total: int) -> list[str]:
+    """dbt arguments of backfill chunk ``index`` (1-based) of ``total``.
+
+    The first chunk builds everything but FA_DATA_QUALITY; later chunks only the models
+    that depend on the Score_Date range (int_score_dates and its descendants: the source,
+    and so every other model, cannot change during a backfill, which holds the pipeline
+    lock). FA_DATA_QUALITY does not depend on the range: it is built once, with the last
+    chunk.
+    """
+    args = ["run"]
+    if index > 1:
+        args += ["--select", "int_score_dates+"]
+    if index == total:
+        args += (["fa_data_quality"] if index > 1 else [])
+    else:
+        args += ["--exclude", "fa_data_quality"]
+    return args
+
+
 def count_rows(settings: Settings, start: date, end: date) -> dict[str, int]:
     """Rows of the aggregate and label tables with Score_Date in [start, end]."""
     from ml.db import open_target
@@ -143,9 +162,7 @@ def backfill(settings: Settings, start: date, end: date,
     chunks = chunk_range(start, end, chunk_months)
     for i, (lo, hi) in enumerate(chunks, 1):
         t1 = time.monotonic()
-        # FA_DATA_QUALITY does not depend on the range: build it with the last chunk only
-        args = ["run"] if i == len(chunks) else ["run", "--exclude", "fa_data_quality"]
-        run_dbt(settings, args, dbt_vars(settings, lo, hi))
+        run_dbt(settings, chunk_args(i, len(chunks)), dbt_vars(settings, lo, hi))
         log(f"backfill {lo.isoformat()}..{hi.isoformat()} ({i}/{len(chunks)}) "
             f"{time.monotonic() - t1:.1f}s")
     t1 = time.monotonic()

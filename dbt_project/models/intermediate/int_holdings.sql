@@ -58,72 +58,50 @@ used_files as (
 
 -- The rows of the used files only, classified as in int_saldo_rows / int_bestand_rows
 -- (those are counting B files, so only the row-level and duplicate classes apply). Not
--- read from those views: filtering first keeps a one-day run from classifying all history.
-saldo_copies as (
+-- read from them: filtering first keeps a one-day run from classifying all history.
+saldo_distinct as (
 
-    select
-        s.Datei_ID,
-        s.Depot_Number,
-        s.Cash_EUR,
-        row_number() over (
-            partition by s.Datei_ID, s.Depot_Number, s.Cash_EUR order by s.Datei_ID
-        ) as copy_no
+    -- identical copies collapse into one (duplicate_row); a depot with two different
+    -- rows in one file is a conflicting_duplicate and has no valid row
+    select s.Datei_ID, s.Depot_Number, s.Cash_EUR
     from saldo as s
     inner join used_files as u
         on u.Datei_ID = s.Datei_ID
     where s.dq_reason is null
+    group by s.Datei_ID, s.Depot_Number, s.Cash_EUR
 
 ),
 
 cash as (
 
-    select Datei_ID, Depot_Number, Cash_EUR
-    from (
-        select
-            Datei_ID,
-            Depot_Number,
-            Cash_EUR,
-            count(*) over (partition by Datei_ID, Depot_Number) as n_versions
-        from saldo_copies
-        where copy_no = 1
-    ) as first_copies
-    where n_versions = 1
+    select Datei_ID, Depot_Number, min(Cash_EUR) as Cash_EUR
+    from saldo_distinct
+    group by Datei_ID, Depot_Number
+    having count(*) = 1
 
 ),
 
-bestand_copies as (
+bestand_distinct as (
 
-    select
-        b.Datei_ID,
-        b.Depot_Number,
-        b.ISIN,
-        b.Units,
-        b.Market_Value_EUR,
-        row_number() over (
-            partition by b.Datei_ID, b.Depot_Number, b.ISIN, b.Units, b.Market_Value_EUR
-            order by b.Datei_ID
-        ) as copy_no
+    select b.Datei_ID, b.Depot_Number, b.ISIN, b.Units, b.Market_Value_EUR
     from bestand as b
     inner join used_files as u
         on u.Datei_ID = b.Datei_ID
     where b.dq_reason is null
+    group by b.Datei_ID, b.Depot_Number, b.ISIN, b.Units, b.Market_Value_EUR
 
 ),
 
 valid_positions as (
 
-    select Datei_ID, Depot_Number, Units, Market_Value_EUR
-    from (
-        select
-            Datei_ID,
-            Depot_Number,
-            Units,
-            Market_Value_EUR,
-            count(*) over (partition by Datei_ID, Depot_Number, ISIN) as n_versions
-        from bestand_copies
-        where copy_no = 1
-    ) as first_copies
-    where n_versions = 1
+    select
+        Datei_ID,
+        Depot_Number,
+        min(Units) as Units,
+        min(Market_Value_EUR) as Market_Value_EUR
+    from bestand_distinct
+    group by Datei_ID, Depot_Number, ISIN
+    having count(*) = 1
 
 ),
 

@@ -1,6 +1,9 @@
--- Every cd_Saldo row with its final class (rules §1, §4): file classes, the row-level
--- classes of staging, then among valid rows of one file duplicate_row (identical copies
--- beyond the first) and conflicting_duplicate (same Depot_Number, different Cash_EUR).
+-- The rows of cd_Saldo grouped by file and content, with their final class (rules §1,
+-- §4). Grain: one row per distinct (Datei_ID, Depot_Number, Cash_EUR) and class;
+-- n_rows copies of it were delivered. dq_reason is the class of the first copy (NULL:
+-- valid): a file class or row-level class of staging (then all copies have it), or
+-- conflicting_duplicate (the file has another valid content for the same key:
+-- Depot_Number). The n_duplicate_rows further copies of a valid content are duplicate_row.
 with saldo as (
 
     select * from {{ ref('stg_provisionen__saldo') }}
@@ -33,38 +36,44 @@ with_file as (
 
 ),
 
-copies as (
+row_groups as (
 
+    -- identical rows of one file (and class) collapse into one group of n_rows copies:
+    -- grouping is much cheaper than row-by-row windows on tens of millions of rows
     select
-        *,
-        case when row_reason is null then 1 else 0 end as is_candidate,
-        row_number() over (
-            partition by case when row_reason is null then 1 else 0 end, Datei_ID, Depot_Number, Cash_EUR
-            order by Datei_ID
-        ) as copy_no
+        Datei_ID, Datei_Datum, Depot_Number, Cash_EUR,
+        row_reason,
+        count(*) as n_rows
     from with_file
+    group by Datei_ID, Datei_Datum, Depot_Number, Cash_EUR, row_reason
 
 ),
 
 versions as (
 
+    -- distinct valid contents per key and file: more than one is a conflict
     select
-        *,
-        count(*) over (
-            partition by case when is_candidate = 1 and copy_no = 1 then 1 else 0 end, Datei_ID, Depot_Number
-        ) as n_versions
-    from copies
+        Datei_ID,
+        Depot_Number,
+        count(*) as n_versions
+    from row_groups
+    where row_reason is null
+    group by Datei_ID, Depot_Number
 
 )
 
 select
-    Datei_ID,
-    Datei_Datum,
-    Depot_Number,
-    Cash_EUR,
+    g.Datei_ID,
+    g.Datei_Datum,
+    g.Depot_Number,
+    g.Cash_EUR,
+    g.n_rows,
     case
-        when is_candidate = 0 then row_reason
-        when copy_no > 1 then 'duplicate_row'
-        when n_versions > 1 then 'conflicting_duplicate'
-    end as dq_reason
-from versions
+        when g.row_reason is not null then g.row_reason
+        when v.n_versions > 1 then 'conflicting_duplicate'
+    end as dq_reason,
+    case when g.row_reason is null then g.n_rows - 1 else 0 end as n_duplicate_rows
+from row_groups as g
+left join versions as v
+    on v.Datei_ID = g.Datei_ID
+    and v.Depot_Number = g.Depot_Number

@@ -55,17 +55,35 @@ left_out as (
 
     union all
 
-    select Datei_Datum, 'cd_Saldo' as Source_Table, dq_reason as Reason, count(*) as Row_Count
+    -- grouped rows: the first copy of a content has dq_reason, further copies of a
+    -- valid content are duplicate_row
+    select Datei_Datum, 'cd_Saldo' as Source_Table, dq_reason as Reason, sum(n_rows - n_duplicate_rows) as Row_Count
     from saldo_rows
     where dq_reason is not null
     group by Datei_Datum, dq_reason
 
     union all
 
-    select Datei_Datum, 'cd_Bestand' as Source_Table, dq_reason as Reason, count(*) as Row_Count
+    select Datei_Datum, 'cd_Saldo' as Source_Table, 'duplicate_row' as Reason, sum(n_duplicate_rows) as Row_Count
+    from saldo_rows
+    where n_duplicate_rows > 0
+    group by Datei_Datum
+
+    union all
+
+    -- grouped rows: the first copy of a content has dq_reason, further copies of a
+    -- valid content are duplicate_row
+    select Datei_Datum, 'cd_Bestand' as Source_Table, dq_reason as Reason, sum(n_rows - n_duplicate_rows) as Row_Count
     from bestand_rows
     where dq_reason is not null
     group by Datei_Datum, dq_reason
+
+    union all
+
+    select Datei_Datum, 'cd_Bestand' as Source_Table, 'duplicate_row' as Reason, sum(n_duplicate_rows) as Row_Count
+    from bestand_rows
+    where n_duplicate_rows > 0
+    group by Datei_Datum
 
 )
 
