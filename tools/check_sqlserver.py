@@ -200,7 +200,63 @@ def writer_statements() -> list[tuple[str, str]]:
     return out + [("create_table_sql", ddl)] + owned
 
 
-def column_findings(manifest: dict) -> list[Finding]:
+# SPEC §2 in T-SQL: the source tables as Provisionen.dbo declares them.
+SOURCE_TSQL_TYPES = {
+    "cd_Datei": {"Datei_ID": "INT", "Datei_Typ": "CHAR(1)", "Datei_Datum": "DATE",
+                 "Import_Zeit": "DATETIME2", "Datei_Name": "NVARCHAR(260)"},
+    "cd_Order": {"Datei_ID": "INT", "Transaction_Number": "VARCHAR(32)", "Depot_Number": "VARCHAR(20)",
+                 "Order_Date": "DATE", "OrderType": "NVARCHAR(20)", "ISIN": "CHAR(12)",
+                 "Units": "DECIMAL(18,6)", "Amount_EUR": "DECIMAL(18,2)", "Remark": "NVARCHAR(255)"},
+    "cd_Buchung": {"Datei_ID": "INT", "Transaction_Number": "VARCHAR(32)", "Depot_Number": "VARCHAR(20)",
+                   "Booking_Date": "DATE", "Booking_Type": "NVARCHAR(20)", "Amount_EUR": "DECIMAL(18,2)",
+                   "Remark": "NVARCHAR(255)"},
+    "cd_Saldo": {"Datei_ID": "INT", "Depot_Number": "VARCHAR(20)", "Cash_EUR": "DECIMAL(18,2)"},
+    "cd_Bestand": {"Datei_ID": "INT", "Depot_Number": "VARCHAR(20)", "ISIN": "CHAR(12)",
+                   "Units": "DECIMAL(18,6)", "Market_Value_EUR": "DECIMAL(18,2)"},
+}
+# SPEC §5 / the team brief: the column types of the dbt output tables (prefix of the alias).
+OUTPUT_TYPES = {
+    "CD_FA_AGG_BUY_": {
+        "Score_Date": "DATE", "Depot_Number": "VARCHAR", "Buys_7d": "INT", "Buys_30d": "INT",
+        "Last_Buy_Days": "INT", "Avg_Ticket_90d": ("FLOAT", "DECIMAL"), "Cash": "DECIMAL(18,2)",
+        "Portfolio_Value": "DECIMAL(18,2)", "Cash_Ratio": "FLOAT", "Deposit_30d_eff": "DECIMAL(18,2)",
+        "Turnover_30d": "DECIMAL(18,2)", "Pos_Count": "INT", "NewRefs_90d": "INT",
+        "CancelRate_30d": "FLOAT", "Pre_First_Target": "INT"},
+    "CD_FA_LABELS_": {"Score_Date": "DATE", "Depot_Number": "VARCHAR", "first_buy_date": "DATE",
+                      "label_T*": "INT"},
+}
+
+
+def _norm_type(text: str) -> str:
+    t = text.upper().replace(" ", "")
+    t = re.sub(r"^NUMERIC", "DECIMAL", t)
+    return {"INTEGER": "INT", "DOUBLE": "FLOAT"}.get(t, t)
+
+
+def type_findings(types: dict[str, dict[str, str]]) -> list[Finding]:
+    """The output tables' columns have the types of SPEC §5 (as sqlglot infers them)."""
+    out = []
+    for alias, cols in types.items():
+        for prefix, expected in OUTPUT_TYPES.items():
+            if not alias.upper().startswith(prefix):
+                continue
+            by_lower = {k.lower(): v for k, v in cols.items()}
+            for col, want in expected.items():
+                names = [c for c in by_lower if re.fullmatch(col.lower().replace("*", r"\d+"), c)]
+                if not names:
+                    out.append(Finding(f"table {alias}", "missing-column", f"no column {col}"))
+                for name in names:
+                    got = _norm_type(by_lower[name])
+                    wants = want if isinstance(want, tuple) else (want,)
+                    if not any(got == w or got.startswith(w + "(") or (w == "VARCHAR" and got.startswith("VARCHAR"))
+                               for w in wants):
+                        severity = WARN if got == "UNKNOWN" else ERROR
+                        out.append(Finding(f"table {alias}", "column-type",
+                                           f"{name} is {got}, SPEC §5 wants {' or '.join(wants)}", severity))
+    return out
+
+
+def column_findings(manifest: dict, types_out: dict | None = None) -> list[Finding]:
     """Every column a model or data test names must exist where it reads it.
 
     Models are qualified with sqlglot in dependency order against the source tables of
@@ -210,6 +266,7 @@ def column_findings(manifest: dict) -> list[Finding]:
     """
     import sqlglot
     from sqlglot.errors import OptimizeError
+    from sqlglot.optimizer.annotate_types import annotate_types
     from sqlglot.optimizer.qualify import qualify
 
     from ml.source import SOURCE_TABLES
@@ -218,9 +275,10 @@ def column_findings(manifest: dict) -> list[Finding]:
              if v["resource_type"] in ("model", "test") and v.get("compiled_code")}
     schema: dict = {}
     for source in manifest.get("sources", {}).values():
-        cols = SOURCE_TABLES.get(source["name"]) or {c: 1 for c in source.get("columns", {})}
+        cols = SOURCE_TSQL_TYPES.get(source["name"]) or {
+            c: "INT" for c in (SOURCE_TABLES.get(source["name"]) or source.get("columns", {}))}
         schema.setdefault(source["database"], {}).setdefault(source["schema"], {})[
-            source["identifier"]] = {c: "INT" for c in cols}
+            source["identifier"]] = dict(cols)
     order: list[str] = []
 
     def visit(key: str) -> None:
@@ -239,7 +297,16 @@ def column_findings(manifest: dict) -> list[Finding]:
         try:
             tree = qualify(sqlglot.parse_one(node["compiled_code"], read="tsql"), schema=schema,
                            dialect="tsql", expand_alias_refs=False, validate_qualify_columns=True)
-            cols = {sel.alias_or_name: "INT" for sel in tree.selects}
+            try:
+                tree = annotate_types(tree, schema=schema, dialect="tsql")
+                cols = {sel.alias_or_name: (sel.type.sql("tsql") if sel.type else "UNKNOWN")
+                        for sel in tree.selects}
+            except Exception:  # types are a bonus; columns were resolved
+                cols = {sel.alias_or_name: "UNKNOWN" for sel in tree.selects}
+            if node["resource_type"] == "model" and types_out is not None:
+                types_out[node["alias"]] = cols
+            # the next models need names and usable types (UNKNOWN reads as INT)
+            cols = {c: (t if t not in ("UNKNOWN", "NULL") else "INT") for c, t in cols.items()}
         except OptimizeError as exc:
             message = str(exc).splitlines()[0]
             severe = "could not be resolved" in message
@@ -382,8 +449,11 @@ def main(argv: list[str] | None = None) -> int:
                 findings += f
             n_models += 1
         log("check-sqlserver: resolving every column (both forms)")
+        types: dict[str, dict[str, str]] = {}
         for form in ("full", "incremental"):
-            findings += column_findings(load_manifest(work, form))
+            findings += column_findings(load_manifest(work, form), types if form == "full" else None)
+        findings += type_findings(types)
+        (out / "column_types.json").write_text(json.dumps(types, indent=1, sort_keys=True))
         log("check-sqlserver: rendering hooks and incremental strategy statements")
         hook_units = compile_hooks(work, {"fund": fund, "force_incremental": True, **DATE_VARS})
         (out / "hooks").mkdir()

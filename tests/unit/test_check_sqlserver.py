@@ -211,3 +211,16 @@ def test_output_tables_without_their_primary_key_fail():
     assert [f.rule for f in missing] == ["missing-primary-key"]
     del compiled["fa_agg_buy"]
     assert "not-compiled" in {f.rule for f in coverage_findings(compiled, [pk], manifest)}
+
+
+def test_output_column_types_follow_spec_5():
+    from tools.check_sqlserver import type_findings
+
+    good = {"CD_FA_LABELS_DEMO": {"score_date": "DATE", "depot_number": "VARCHAR(20)",
+                                  "first_buy_date": "DATE", "label_t7": "INTEGER", "label_t30": "INT"}}
+    assert type_findings(good) == []
+    bad = {"CD_FA_LABELS_DEMO": {**good["CD_FA_LABELS_DEMO"], "label_t7": "BIT", "score_date": "DATETIME2"}}
+    assert sorted(f.detail.split()[0] for f in type_findings(bad)) == ["label_t7", "score_date"]
+    agg = {"CD_FA_AGG_BUY_DEMO": {"Score_Date": "DATE", "Cash": "FLOAT"}}
+    found = {(f.rule, f.detail.split()[0 if f.rule == "column-type" else 2]) for f in type_findings(agg)}
+    assert ("column-type", "cash") in found and ("missing-column", "Buys_7d") in found
