@@ -117,12 +117,13 @@ HOOKS_INLINE = """
 {%- set strategy = node.config.get('incremental_strategy') or 'append' -%}
 {%- set predicates = node.config.get('incremental_predicates') or node.config.get('predicates') -%}
 -- @@unit strategy {{ node.name }} {{ strategy }} predicates={{ predicates | tojson }}
+{%- set args = {'target_relation': target, 'temp_relation': temp, 'unique_key': node.config.get('unique_key'), 'dest_columns': cols, 'incremental_predicates': predicates} %}
 {%- if strategy == 'delete+insert' %}
-{{ sqlserver__get_delete_insert_merge_sql(target, temp, node.config.get('unique_key'), cols, predicates) }}
+{{ get_incremental_delete_insert_sql(args) }}
 {%- elif strategy == 'merge' %}
-{{ sqlserver__get_merge_sql(target, temp, node.config.get('unique_key'), cols, predicates) }}
+{{ get_incremental_merge_sql(args) }}
 {%- else %}
-{{ get_insert_into_sql(target, temp, cols) if false else '' }}insert into {{ target }} ({{ get_quoted_csv(cols | map(attribute='name')) }}) select {{ get_quoted_csv(cols | map(attribute='name')) }} from {{ temp }}
+{{ get_incremental_append_sql(args) }}
 {%- endif %}
 {% endif -%}
 {%- endfor -%}

@@ -224,3 +224,12 @@ def test_output_column_types_follow_spec_5():
     agg = {"CD_FA_AGG_BUY_DEMO": {"Score_Date": "DATE", "Cash": "FLOAT"}}
     found = {(f.rule, f.detail.split()[0 if f.rule == "column-type" else 2]) for f in type_findings(agg)}
     assert ("column-type", "cash") in found and ("missing-column", "Buys_7d") in found
+
+
+def test_delete_insert_with_incremental_predicates_is_refused():
+    from tools.check_sqlserver import _strategy_findings
+
+    assert _strategy_findings("strategy fa_labels delete+insert predicates=null") == []
+    assert _strategy_findings('strategy fa_agg_buy append predicates=["Score_Date > 1"]') == []
+    found = _strategy_findings('strategy fa_labels delete+insert predicates=["Score_Date >= x"]')
+    assert [f.rule for f in found] == ["delete-insert-predicates"]
