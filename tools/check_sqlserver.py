@@ -375,6 +375,24 @@ def _not_placeholder(f: Finding) -> bool:
     return not (f.rule == "boolean-column" and f.detail.startswith(f"{PLACEHOLDER} used as"))
 
 
+# Project overrides of dbt's own default__ macros whose single body is valid T-SQL too.
+SHARED_DEFAULTS = {"get_where_subquery"}
+
+
+def dispatch_findings(macro_dir: Path = DBT_DIR / "macros") -> list[Finding]:
+    """Every engine-specific macro (default__x / duckdb__x) has its sqlserver__x version:
+    dbt-sqlserver 1.9+ no longer falls back to fabric__ macros."""
+    text = "\n".join(p.read_text(encoding="utf-8") for p in sorted(macro_dir.rglob("*.sql")))
+    defined = set(re.findall(r"\{%-?\s*macro\s+(\w+)\s*\(", text))
+    out = []
+    for name in sorted(defined):
+        m = re.match(r"(default|duckdb)__(\w+)$", name)
+        if m and m.group(2) not in SHARED_DEFAULTS and f"sqlserver__{m.group(2)}" not in defined:
+            out.append(Finding(f"macro {m.group(2)}", "no-sqlserver-dispatch",
+                               f"{name} has no sqlserver__{m.group(2)}: add the T-SQL version"))
+    return out
+
+
 def coverage_findings(compiled: dict[str, str], hook_units: list[tuple[str, str]],
                       manifest: dict) -> list[Finding]:
     """Every model file compiled; every CD_FA_ output table gets its clustered primary key."""
@@ -469,6 +487,7 @@ def main(argv: list[str] | None = None) -> int:
                 findings += f
         n_hooks = len(hook_units)
         findings += coverage_findings(full["model"], hook_units, load_manifest(work, "full"))
+        findings += dispatch_findings()
         for name, sql in sorted(full["test"].items()):
             (out / "tests" / f"{name}.sql").write_text(sql)
             # dbt-sqlserver wraps a test's SQL in a view: the same rules as a model.

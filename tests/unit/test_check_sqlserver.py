@@ -233,3 +233,14 @@ def test_delete_insert_with_incremental_predicates_is_refused():
     assert _strategy_findings('strategy fa_agg_buy append predicates=["Score_Date > 1"]') == []
     found = _strategy_findings('strategy fa_labels delete+insert predicates=["Score_Date >= x"]')
     assert [f.rule for f in found] == ["delete-insert-predicates"]
+
+
+def test_engine_specific_macros_need_a_sqlserver_version(tmp_path):
+    from tools.check_sqlserver import dispatch_findings
+
+    (tmp_path / "m.sql").write_text(
+        "{% macro default__a(x) %}x{% endmacro %}{% macro sqlserver__a(x) %}x{% endmacro %}\n"
+        "{%- macro duckdb__b() -%}1{%- endmacro %}\n"
+        "{% macro default__get_where_subquery(relation) %}r{% endmacro %}\n")
+    assert [f.where for f in dispatch_findings(tmp_path)] == ["macro b"]
+    assert dispatch_findings() == []  # the project's own macros
