@@ -681,7 +681,10 @@ DAILY = [date(2025, 3, n) for n in range(15, 18)]      # 03-15 .. 03-17: the B g
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    """dbt on the rule world: day by day, a backfill, the same backfill again, the default."""
+    """dbt on the rule world: day by day, a backfill, the same backfill again, the default.
+
+    Six dbt calls (~5-10 s each on the shared machine): the tests using it are marked slow.
+    """
     require_dbt_models()
     root = tmp_path_factory.mktemp("runs")
     out = {}
@@ -713,6 +716,7 @@ def _assert_same(a, b, what):
         assert not diffs, f"{what} ({name}):\n" + "\n".join(diffs)
 
 
+@pytest.mark.slow
 def test_rerun_same_range_identical(runs):
     _assert_same(runs["backfill"], runs["again"], "second run of the same range")
     diffs = reference.diff_tables(runs["backfill"].dq, runs["again"].dq,
@@ -720,11 +724,13 @@ def test_rerun_same_range_identical(runs):
     assert not diffs, "\n".join(diffs)
 
 
+@pytest.mark.slow
 def test_daily_runs_equal_backfill(runs):
     _assert_same(runs["backfill"], runs["daily"], "day-by-day runs vs one backfill")
     assert sorted({r["Score_Date"] for r in reference.records(runs["daily"].agg)}) == DAILY
 
 
+@pytest.mark.slow
 def test_daily_range_matches_reference(runs):
     # DAY1's target buy (03-14) is cancelled on 03-17: Pre 0 on 03-15/16, 1 on 03-17.
     _assert_same(runs["reference"], runs["backfill"], "reference vs dbt backfill")
@@ -732,5 +738,6 @@ def test_daily_range_matches_reference(runs):
     assert [agg(r, f"2025-03-{n}", "DAY1")["Pre_First_Target"] for n in (15, 16, 17)] == [0, 0, 1]
 
 
+@pytest.mark.slow
 def test_default_score_date_is_data_horizon(runs):
     assert {r["Score_Date"] for r in reference.records(runs["default"].agg)} == {date(2025, 4, 30)}
