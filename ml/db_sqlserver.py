@@ -32,6 +32,7 @@ the 2,100-parameter limit).
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import re
@@ -206,16 +207,49 @@ def _load_pyodbc() -> Any:
     return pyodbc
 
 
+class _MaskSecrets(logging.Filter):
+    """Mask PWD=... and the password in a log record (SQLAlchemy's pool logs a driver's
+    connect error at DEBUG, and a driver may quote the connection string in it)."""
+
+    def __init__(self) -> None:
+        super().__init__("first-buy-mask")
+        self.secrets: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        masked = mask_secrets(text, sorted(self.secrets))
+        if masked != text:
+            record.msg, record.args = masked, ()
+        return True
+
+
+_MASK = _MaskSecrets()
+
+
+def _mask_sqlalchemy_logs(engine: Any, password: str | None) -> None:
+    """Attach the mask to the loggers this engine and its pool write records to."""
+    if password:
+        _MASK.secrets.add(password)
+    for obj in (engine, engine.pool):
+        cls = type(obj)
+        for name in (f"{cls.__module__}.{cls.__name__}", getattr(obj, "logging_name", None) and
+                     f"{cls.__module__}.{cls.__name__}.{obj.logging_name}"):
+            if name and _MASK not in logging.getLogger(name).filters:
+                logging.getLogger(name).addFilter(_MASK)
+
+
 def _engine(cfg: SqlServerConfig, database: str):
     _load_pyodbc()
     from sqlalchemy import create_engine
 
-    return create_engine(
+    engine = create_engine(
         sqlalchemy_url(cfg, database),
         fast_executemany=True,        # pyodbc parameter arrays: one round trip per chunk
         pool_pre_ping=True,
         connect_args={"timeout": cfg.login_timeout},
     )
+    _mask_sqlalchemy_logs(engine, cfg.password)
+    return engine
 
 
 def get_engine(env: Mapping[str, str] | None = None):
