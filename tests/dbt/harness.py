@@ -108,20 +108,13 @@ class DbtHarness:
 def release_dbt_duckdb() -> None:
     """Close the DuckDB instance dbt-duckdb keeps open in this process after a run.
 
-    dbt-duckdb 1.11 caches its environment (and an open duckdb connection) in a class
-    attribute after dbtRunner.invoke returns; any other connection to the same file from
-    this process then fails with "Can't open a connection to same database file with a
-    different configuration". (ml.dbt.run_dbt does not release it: reported.)
+    ml.dbt.run_dbt does this itself since 57c59b8 (ml.dbt.release_duckdb); calling it again
+    is harmless and keeps the harness working should that ever change: otherwise reading
+    the target file here fails with "... different configuration than existing connections".
     """
-    try:
-        from dbt.adapters.duckdb.connections import DuckDBConnectionManager as manager
-    except ImportError:  # pragma: no cover - dbt-duckdb is a dependency
-        return
-    with manager._LOCK:
-        env = manager._ENV
-        if env is not None:
-            env.close()
-            manager._ENV = None
+    from ml.dbt import release_duckdb
+
+    release_duckdb()
 
 
 def decimal_tolerances(column_types: Mapping[str, str]) -> dict[str, float]:

@@ -85,10 +85,17 @@ def read_source(path: str | Path) -> dict[str, pd.DataFrame]:
     """The five source tables of a source DuckDB file (schema dbo), as DataFrames."""
     import duckdb
 
+    from ml.source import SOURCE_TABLES
+
     con = duckdb.connect(str(path), read_only=True)
     try:
-        return {t: con.sql(f"SELECT * FROM dbo.{t}").df()
-                for t in ("cd_Datei",) + DATA_TABLES}
+        out = {}
+        for t in ("cd_Datei",) + DATA_TABLES:
+            df = con.sql(f"SELECT * FROM dbo.{t}").df()
+            # Column names compare case-insensitively (SPEC §2): use the contract spelling.
+            canon = {c.lower(): c for c in SOURCE_TABLES[t]}
+            out[t] = df.rename(columns={c: canon.get(c.lower(), c) for c in df.columns})
+        return out
     finally:
         con.close()
 
