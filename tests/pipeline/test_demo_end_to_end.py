@@ -96,3 +96,15 @@ def test_rescoring_gives_identical_rows_and_altered_artifact_stops_score(demo_ru
         assert r.output.strip().endswith("was altered (sha256 differs from the registry); restore it or retrain")
     finally:
         booster.write_bytes(original)
+
+
+def test_daily_runs_its_three_steps_on_the_demo_world(demo_run):
+    """The scheduler's command, for real: dbt build of the last day -> score -> qc."""
+    root, result = demo_run
+    assert result.exit_code == 0
+    before = query(root, "SELECT * FROM dbo.CD_FA_BUY_DEMO_ML ORDER BY Score_Date, Depot_Number")
+    r = CliRunner().invoke(cli, ["daily"])
+    assert r.exit_code == 0, r.output[-3000:]
+    assert "dbt_seconds" in r.output and "score_seconds" in r.output and "qc_seconds" in r.output
+    after = query(root, "SELECT * FROM dbo.CD_FA_BUY_DEMO_ML ORDER BY Score_Date, Depot_Number")
+    pd.testing.assert_frame_equal(before.drop(columns="scored_at"), after.drop(columns="scored_at"))
