@@ -35,6 +35,13 @@ def test_child_exit_code_is_passed_on(fake_orchestrate):
     assert runner.run_step("qc", ["qc"], timeout=10) >= 0
 
 
+def test_child_killed_by_a_signal_is_exit_1(fake_orchestrate):
+    fake_orchestrate("import os, signal; os.kill(os.getpid(), signal.SIGKILL)")
+    with pytest.raises(runner.StepFailed, match="step 'score' was killed by signal 9; rerun") as exc:
+        runner.run_step("score", ["score"], timeout=10)
+    assert exc.value.exit_code == 1
+
+
 @pytest.fixture
 def env(tmp_path, monkeypatch):
     monkeypatch.setenv("FA_DUCKDB_PATH", str(tmp_path / "fa.duckdb"))
