@@ -170,5 +170,12 @@ class Result:
     def dq_cells(self) -> dict[tuple, int]:
         return dict(self._dq)
 
+    def agg_rows(self) -> dict[tuple, dict[str, Any]]:
+        """All aggregate rows by (Score_Date, Depot_Number)."""
+        return dict(self._agg)
+
+    def label_rows(self) -> dict[tuple, dict[str, Any]]:
+        return dict(self._lab)
+
     def agg_dates(self, depot: str) -> list[date]:
         return sorted(k[0] for k in self._agg if k[1] == depot)

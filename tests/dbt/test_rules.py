@@ -479,8 +479,8 @@ def test_universe_is_the_as_of_b_file(res):
 
 def test_no_b_file_no_rows(res):
     # The first B file is 2025-01-02: Score_Date 2025-01-01 has no rows at all.
-    assert not [k for k in res._agg if k[0] == date(2025, 1, 1)]
-    assert len([k for k in res._agg if k[0] == date(2025, 1, 2)]) > 0
+    assert not [k for k in res.agg_rows() if k[0] == date(2025, 1, 1)]
+    assert len([k for k in res.agg_rows() if k[0] == date(2025, 1, 2)]) > 0
 
 
 def test_cash_ratio_null_when_sum_not_positive(res):
@@ -504,7 +504,7 @@ def test_leading_zero_depot_kept(res):
     # Saldo '000777', order depot ' 000777 ' (trimmed): one depot, zeros kept.
     assert agg(res, "2025-03-03", "000777")["Buys_7d"] == 1
     assert res.agg("2025-03-03", "777") is None
-    assert all(isinstance(k[1], str) for k in res._agg)
+    assert all(isinstance(k[1], str) for k in res.agg_rows())
 
 
 # ---------------------------------------------------------------------------- labels
@@ -564,9 +564,9 @@ def test_late_delivered_buy_knowledge_time(res):
 
 
 def test_labels_exactly_for_pre_first_target_rows(res):
-    agg_keys = {k for k, r in res._agg.items() if r["Pre_First_Target"] == 1}
-    assert set(res._lab) == agg_keys
-    assert {r["Pre_First_Target"] for r in res._agg.values()} == {0, 1}
+    agg_keys = {k for k, r in res.agg_rows().items() if r["Pre_First_Target"] == 1}
+    assert set(res.label_rows()) == agg_keys
+    assert {r["Pre_First_Target"] for r in res.agg_rows().values()} == {0, 1}
 
 
 # ------------------------------------------------------------------- window boundaries
