@@ -184,6 +184,12 @@ def train(settings: Settings, horizons: Sequence[int], windows: Windows, params:
             log(f"train: T{h}: {info['best_iteration'] + 1} trees in {info['train_seconds']} s; evaluating")
             metrics = evaluate(y, p, test["Depot_Number"].to_numpy(), n_boot=params.n_boot, seed=params.seed)
             metrics.update(info)
+            # The seed's compliance note: log what the model relies on (gain per feature).
+            gain = model.booster.get_score(importance_type="total_gain")
+            total = sum(gain.values()) or 1.0
+            metrics["feature_importance"] = {f: round(gain.get(f, 0.0) / total, 4) for f in FEATURES}
+            top = sorted(metrics["feature_importance"].items(), key=lambda kv: -kv[1])[:3]
+            log(f"train: T{h}: top features by gain: " + ", ".join(f"{f} {v:.0%}" for f, v in top))
             metrics["ap_uncalibrated"] = average_precision(y, model.raw(matrix(test)))
             metrics["parts"] = counts
             metrics["windows"] = windows.as_dict()

@@ -169,3 +169,19 @@ def test_label_horizon_is_read_from_the_labels(world):
     settings, _ = world
     with open_target(settings) as db:
         assert label_horizon(db, settings, (7, 14, 30)) == date(2025, 8, 20)
+
+
+def test_metrics_json_holds_intervals_deciles_and_feature_importance(world):
+    import json
+
+    settings, _ = world
+    path = next(settings.art_dir.rglob("T30/metrics.json"))
+    m = json.loads(path.read_text())
+    for name in ("ap", "p_at_1", "p_at_3", "p_at_5", "lift_at_1", "lift_at_3", "lift_at_5", "base_rate", "brier"):
+        assert name in m and len(m["ci"][name]) == 2
+    assert len(m["calibration"]) == 10
+    assert sum(m["calibration"][i]["rows"] for i in range(10)) == m["rows"]
+    features = json.loads((path.parent / "features.json").read_text())["features"]
+    assert set(m["feature_importance"]) == set(features)
+    assert sum(m["feature_importance"].values()) == pytest.approx(1.0, abs=1e-3)
+    assert m["parts"]["test"]["rows"] == m["rows"]
