@@ -231,8 +231,10 @@ def registry_rollback_cmd() -> None:
 @click.option("--end", required=True, help="Last Score_Date of the interval.")
 @click.option("--n-boot", type=click.IntRange(0, 10_000), default=200, show_default=True,
               help="Bootstrap draws for the AP interval.")
+@click.option("--version", "versions", multiple=True,
+              help="Only this registered version (repeatable) [all].")
 @edge
-def eval_cmd(horizons: str, start: str, end: str, n_boot: int) -> None:
+def eval_cmd(horizons: str, start: str, end: str, n_boot: int, versions: tuple[str, ...]) -> None:
     """Evaluate every registered model on the label-complete rows of an interval (FA_MODEL_EVAL)."""
     from ml.config import parse_horizons
     from ml.evaluate import evaluate_models
@@ -248,7 +250,7 @@ def eval_cmd(horizons: str, start: str, end: str, n_boot: int) -> None:
     if first > last:
         raise BadInput("--start must not be after --end")
     with pipeline_lock(cfg, "eval"):
-        rows = evaluate_models(cfg, hs, first, last, n_boot=n_boot)
+        rows = evaluate_models(cfg, hs, first, last, n_boot=n_boot, versions=versions)
     rows = [{**r, "active": r["Is_Active"] == 1, "in_sample": r["Overlaps_Training"] == 1} for r in rows]
     click.echo(format_table(rows, [
         ("Horizon", "T", ""), ("Version", "version", ""), ("Rows", "rows", ","),

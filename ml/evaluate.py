@@ -43,8 +43,9 @@ def _overlaps(row: dict, start: date, end: date) -> int:
 
 
 def evaluate_models(settings: Settings, horizons: Sequence[int], start: date, end: date,
-                    n_boot: int = 200) -> list[dict[str, Any]]:
-    """Evaluate all registered versions of ``horizons`` on [start, end]; returns the rows written."""
+                    n_boot: int = 200, versions: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """Evaluate the registered versions of ``horizons`` on [start, end] (all, or only
+    ``versions``); returns the rows written."""
     if start > end:
         raise BadInput("--start must not be after --end")
     horizons = check_horizons(settings, horizons)
@@ -56,6 +57,11 @@ def evaluate_models(settings: Settings, horizons: Sequence[int], start: date, en
         plan = []
         for h in horizons:
             rows = models[models["Horizon"] == h]
+            if versions:
+                missing = sorted(set(versions) - set(rows["Version"]))
+                if missing:
+                    raise BadInput(f"--version {missing[0]} is not registered for {code} horizon {h}")
+                rows = rows[rows["Version"].isin(list(versions))]
             if rows.empty:
                 raise DataError(f"no registered model for {code} horizon {h}: run 'python orchestrate.py train' first")
             part = data[complete(data, h, horizon_date)]

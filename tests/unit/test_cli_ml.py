@@ -119,5 +119,7 @@ def test_eval_and_qc_cli(env):
     assert r.exit_code == 3
     assert last_line(r) == ("Error: no label-complete rows for T30 in [2025-08-15, 2025-08-20] "
                             "(labels are complete up to D + 30 <= 2025-08-20)")
+    r = run("eval", "--horizons", "7", "--start", "2025-06-11", "--end", "2025-08-20", "--version", "nope")
+    assert r.exit_code == 2 and last_line(r) == "Error: --version nope is not registered for DEMO horizon 7"
     r = run("eval", "--start", "2025-08-20", "--end", "2025-08-15")
     assert r.exit_code == 2 and last_line(r) == "Error: --start must not be after --end"
