@@ -66,12 +66,35 @@ def release_duckdb() -> None:
             env.close()
 
 
+def parse_manifest(settings: Settings, vars_: Mapping[str, Any] | None = None) -> Any:
+    """``dbt parse`` once; the Manifest can be passed to several run_dbt calls.
+
+    Saves the full re-parse dbt does whenever --vars change (a few seconds per call, e.g.
+    per backfill chunk). Only for calls whose vars differ in values read at run time
+    (start_date/end_date), not in anything rendered while parsing (the fund).
+    """
+    from dbt.cli.main import dbtRunner
+
+    export_env(settings)
+    cli = ["parse", "--quiet", "--project-dir", str(DBT_PROJECT_DIR),
+           "--profiles-dir", str(DBT_PROJECT_DIR)]
+    if vars_ is not None:
+        cli += ["--vars", json.dumps(vars_)]
+    try:
+        res = dbtRunner().invoke(cli)
+    finally:
+        release_duckdb()
+    if not res.success or res.result is None:
+        raise DbtFailed(f"dbt parse failed: {res.exception or 'see dbt_project/logs/dbt.log'}")
+    return res.result
+
+
 def run_dbt(settings: Settings, args: Sequence[str], vars_: Mapping[str, Any] | None = None,
-            quiet: bool = True) -> list[dict[str, Any]]:
+            quiet: bool = True, manifest: Any = None) -> list[dict[str, Any]]:
     """Invoke ``dbt <args>`` in-process; return one dict per node result.
 
     Raises DbtFailed (exit code 4) naming the failing nodes when dbt reports any error or
-    failing test.
+    failing test. ``manifest`` (from parse_manifest) skips parsing.
     """
     from dbt.cli.main import dbtRunner  # ~1.5 s import: only when dbt really runs
 
@@ -87,7 +110,7 @@ def run_dbt(settings: Settings, args: Sequence[str], vars_: Mapping[str, Any] | 
     try:
         from ml.faults import dbt_callbacks  # test-only fault points; none unless FA_FAULT_AT
 
-        res = dbtRunner(callbacks=dbt_callbacks()).invoke(flags + ["--log-format", "text", "--no-use-colors"] + cli)
+        res = dbtRunner(manifest=manifest, callbacks=dbt_callbacks()).invoke(flags + ["--log-format", "text", "--no-use-colors"] + cli)
     finally:
         release_duckdb()
     results = []

@@ -15,7 +15,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from ml.config import Settings
-from ml.dbt import dbt_vars, log, run_dbt
+from ml.dbt import dbt_vars, log, parse_manifest, run_dbt
 from ml.errors import BadInput, DataError
 
 CHUNK_MONTHS = 3  # Score_Dates per `dbt run` of a backfill (10k depots x 3 months ~ 1M rows)
@@ -160,13 +160,16 @@ def backfill(settings: Settings, start: date, end: date,
         raise BadInput(f"end date {end.isoformat()} is before start date {start.isoformat()}")
     t0 = time.monotonic()
     chunks = chunk_range(start, end, chunk_months)
+    # one parse for all chunks: they differ only in start/end, which are read at run time
+    manifest = parse_manifest(settings, dbt_vars(settings, start, end))
     for i, (lo, hi) in enumerate(chunks, 1):
         t1 = time.monotonic()
-        run_dbt(settings, chunk_args(i, len(chunks)), dbt_vars(settings, lo, hi))
+        run_dbt(settings, chunk_args(i, len(chunks)), dbt_vars(settings, lo, hi),
+                manifest=manifest)
         log(f"backfill {lo.isoformat()}..{hi.isoformat()} ({i}/{len(chunks)}) "
             f"{time.monotonic() - t1:.1f}s")
     t1 = time.monotonic()
-    run_dbt(settings, ["test"], dbt_vars(settings, start, end))
+    run_dbt(settings, ["test"], dbt_vars(settings, start, end), manifest=manifest)
     log(f"backfill tests {start.isoformat()}..{end.isoformat()} {time.monotonic() - t1:.1f}s")
     counts = count_rows(settings, start, end)
     return {
