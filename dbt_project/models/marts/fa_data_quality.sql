@@ -1,7 +1,8 @@
 {{ config(materialized='table', alias='FA_DATA_QUALITY') }}
 -- FA_DATA_QUALITY: source rows left out, counted per (Datei_Datum, Source_Table, Reason)
 -- (rules §4). Datei_Datum is the day of the row's file (NULL for unknown_file rows and for
--- bad_file rows of a file without a date). Rebuilt whole on every run.
+-- bad_file rows of a file without a date). Rebuilt whole on every run, cheaply: cd_Saldo and
+-- cd_Bestand come counted per file from int_holdings_file_quality (incremental).
 with files as (
 
     select * from {{ ref('int_files') }}
@@ -20,15 +21,11 @@ booking_rows as (
 
 ),
 
-saldo_rows as (
+holdings_quality as (
 
-    select * from {{ ref('int_saldo_rows') }}
-
-),
-
-bestand_rows as (
-
-    select * from {{ ref('int_bestand_rows') }}
+    -- cd_Saldo and cd_Bestand counted per file and kept between runs, so a daily run
+    -- classifies only new or changed B files, not the whole history (the model's header)
+    select * from {{ ref('int_holdings_file_quality') }}
 
 ),
 
@@ -55,35 +52,10 @@ left_out as (
 
     union all
 
-    -- grouped rows: the first copy of a content has dq_reason, further copies of a
-    -- valid content are duplicate_row
-    select Datei_Datum, 'cd_Saldo' as Source_Table, dq_reason as Reason, sum(n_rows - n_duplicate_rows) as Row_Count
-    from saldo_rows
-    where dq_reason is not null
-    group by Datei_Datum, dq_reason
-
-    union all
-
-    select Datei_Datum, 'cd_Saldo' as Source_Table, 'duplicate_row' as Reason, sum(n_duplicate_rows) as Row_Count
-    from saldo_rows
-    where n_duplicate_rows > 0
-    group by Datei_Datum
-
-    union all
-
-    -- grouped rows: the first copy of a content has dq_reason, further copies of a
-    -- valid content are duplicate_row
-    select Datei_Datum, 'cd_Bestand' as Source_Table, dq_reason as Reason, sum(n_rows - n_duplicate_rows) as Row_Count
-    from bestand_rows
-    where dq_reason is not null
-    group by Datei_Datum, dq_reason
-
-    union all
-
-    select Datei_Datum, 'cd_Bestand' as Source_Table, 'duplicate_row' as Reason, sum(n_duplicate_rows) as Row_Count
-    from bestand_rows
-    where n_duplicate_rows > 0
-    group by Datei_Datum
+    select Datei_Datum, Source_Table, Reason, sum(Row_Count) as Row_Count
+    from holdings_quality
+    where Reason is not null
+    group by Datei_Datum, Source_Table, Reason
 
 )
 
