@@ -118,38 +118,37 @@ def train_section(res: Mapping[str, Any]) -> str:
         if not e:
             continue
         for h in e["per_horizon"]:
-            rows.append([s, f"T{h['horizon']}", h["fit_rows"], h["trees"], h["fit_seconds"],
-                         h["seconds"], round(h["rss_mb"]), h["test_ap"]])
+            rows.append([s, f"T{h['horizon']}", h["fit_rows"], h["trees"], h["fit_seconds"], h["test_ap"]])
         all_rows.append([s, e["all_seconds"], e["runs"], round(e["all_rss_mb"]),
-                         " ".join(e.get("extra_args", [])) or "defaults", loads(e)])
-    return ("### Training (`train`, windows of `orchestrate.py demo`)\n\n"
-            "Per horizon: one `train --horizons T` process (fit rows, trees kept after early "
-            "stopping, booster fit seconds, whole process seconds and peak RSS, test AP).\n\n"
-            + table(["depots", "horizon", "fit rows", "trees", "fit s", "process s", "peak RSS MB",
-                     "test AP"], rows)
-            + "\n\nAll three horizons in one process (as `demo` runs it):\n\n"
-            + table(["depots", "wall s (median)", "runs", "peak RSS MB", "options", "load"], all_rows))
+                         " ".join(e.get("extra_args", [])) or "all rows", loads(e)])
+    return ("### Training (`train --horizons 7,14,30`, windows of `orchestrate.py demo`)\n\n"
+            "Per horizon (first run): rows of the fit part, trees kept after early stopping, "
+            "booster fit seconds (fit + early stopping + isotonic), test AP.\n\n"
+            + table(["depots", "horizon", "fit rows", "trees", "fit s", "test AP"], rows)
+            + "\n\nThe whole command (load, three horizons, bootstrap intervals, artifacts, registry):\n\n"
+            + table(["depots", "wall s (median)", "runs", "peak RSS MB", "rows", "load"], all_rows))
 
 
 def sampling_section(res: Mapping[str, Any]) -> str:
-    e = res.get("sampling/10k")
-    if not e:
-        return "### Negative down-sampling vs all rows (10k)\n\nnot measured yet."
-    keys = [k for k in e if k not in ("depots", "rate", "measured_at")]
-    rows = []
-    base, samp = e.get("all"), next((e[k] for k in keys if k.startswith("neg")), None)
-    if base and samp:
-        for hb, hs in zip(base["per_horizon"], samp["per_horizon"]):
-            rows.append([f"T{hb['horizon']}", hb["fit_rows"], hs["fit_rows"], hb["trees"], hs["trees"],
-                         hb["test_ap"], hs["test_ap"], round(hs["test_ap"] - hb["test_ap"], 4)])
-        rows.append(["process", "", "", "", "", f"{base['seconds']} s, {round(base['rss_mb'])} MB",
+    out = []
+    for size in SIZES:
+        e = res.get(f"sampling/{size}")
+        if not e:
+            continue
+        base, samp = e["all"], e[next(k for k in e if k.startswith("neg"))]
+        rows = [[f"T{hb['horizon']}", hb["fit_rows"], hs["fit_rows"], hb["trees"], hs["trees"],
+                 hb["test_ap"], hs["test_ap"], round(hs["test_ap"] - hb["test_ap"], 4)]
+                for hb, hs in zip(base["per_horizon"], samp["per_horizon"])]
+        rows.append(["whole command", "", "", "", "", f"{base['seconds']} s, {round(base['rss_mb'])} MB",
                      f"{samp['seconds']} s, {round(samp['rss_mb'])} MB", ""])
-    return (f"### Negative down-sampling (rate {e['rate']}) vs all rows, 10k depots\n\n"
-            "Same windows and test rows; the sampled run keeps every row that is positive for "
-            "some horizon and a deterministic share of the others (weight 1/rate) in the fit "
-            "and early-stopping parts only; calibration and test use every row.\n\n"
-            + table(["horizon", "fit rows (all)", "fit rows (sampled)", "trees (all)",
-                     "trees (sampled)", "test AP (all)", "test AP (sampled)", "Δ AP"], rows))
+        out.append(f"{size} depots, rate {e['rate']}:\n\n" + table(
+            ["horizon", "fit rows (all)", "fit rows (sampled)", "trees (all)", "trees (sampled)",
+             "test AP (all)", "test AP (sampled)", "Δ AP"], rows))
+    return ("### Negative down-sampling vs all rows\n\n"
+            "Same windows and test rows; `--neg-sample-rate r` keeps every row that is positive "
+            "for some horizon and a deterministic share r of the others (weight 1/r) in the fit "
+            "and early-stopping parts only; calibration and test use every row (ml/sampling.py).\n\n"
+            + ("\n\n".join(out) if out else "not measured yet."))
 
 
 def score_section(res: Mapping[str, Any]) -> str:

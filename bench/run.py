@@ -294,24 +294,22 @@ def latest_version(db: Path) -> str:
     return query(db, "SELECT Version FROM dbo.FA_MODEL_REGISTRY ORDER BY Created_At DESC LIMIT 1")[0][0]
 
 
-def step_train(w: World, repeats: int, deadline, extra: Sequence[str] = (), tag: str = "") -> None:
+def step_train(w: World, repeats: int, deadline, extra: Sequence[str] = ()) -> None:
+    """``train --horizons 7,14,30`` (as ``demo`` runs it); per horizon from the registry:
+    fit rows, trees kept, booster fit seconds, test AP (of the first run)."""
     win = train_windows(w)
-    per_h = []
-    for h in (7, 14, 30):
-        log(f"{w.label}: train T{h}{tag}")
-        r = w.orchestrate(train_args(win, str(h), extra), f"train{tag}-T{h}", deadline)
-        v = latest_version(w.target)
-        (_, rows, best, ap, metrics), = registry_rows(w.target, v)
-        m = json.loads(metrics)
-        per_h.append({"horizon": h, "fit_rows": rows, "trees": best + 1, "test_ap": ap,
-                      "fit_seconds": m.get("train_seconds"), "seconds": r["seconds"],
-                      "rss_mb": r["rss_mb"], "parts": m.get("parts"), "load1": r["load1"]})
-        log(f"{w.label}: T{h}: {rows} fit rows, {best + 1} trees, {r['seconds']} s, {r['rss_mb']} MB")
-    runs = []
+    runs, per_h = [], []
     for i in range(repeats):
-        log(f"{w.label}: train 7,14,30{tag} (run {i + 1}/{repeats})")
-        runs.append(w.orchestrate(train_args(win, "7,14,30", extra), f"train{tag}-all-{i}", deadline))
-    save_result(f"train{tag}/{w.label}", {
+        log(f"{w.label}: train 7,14,30 {' '.join(extra)} (run {i + 1}/{repeats})")
+        r = w.orchestrate(train_args(win, "7,14,30", extra), f"train-{i}", deadline)
+        runs.append(r)
+        if i == 0:
+            for h, rows, best, ap, metrics in registry_rows(w.target, latest_version(w.target)):
+                m = json.loads(metrics)
+                per_h.append({"horizon": h, "fit_rows": rows, "trees": best + 1, "test_ap": ap,
+                              "fit_seconds": m.get("train_seconds"), "parts": m.get("parts")})
+        log(f"{w.label}: train {r['seconds']} s, {r['rss_mb']} MB")
+    save_result(f"train/{w.label}", {
         "depots": w.depots, "windows": {k: v.isoformat() for k, v in win.items()},
         "per_horizon": per_h, "all_seconds": median_of(runs, "seconds"),
         "all_rss_mb": median_of(runs, "rss_mb"), "runs": len(runs), "extra_args": list(extra),
@@ -411,17 +409,23 @@ def step_daily(w: World, repeats: int, deadline, histories: Sequence[int] = (3, 
 
 
 def step_sampling(w: World, deadline, rate: float) -> None:
-    """AP of training on all rows vs negative down-sampling (weights) at ``rate``."""
-    out = {}
+    """AP of training on all rows (the train step's run) vs negative down-sampling at ``rate``."""
+    base = load_results().get(f"train/{w.label}")
+    if base is None or base.get("extra_args"):
+        raise RuntimeError("run the train step (all rows) first")
     win = train_windows(w)
-    for tag, extra in (("all", []), (f"neg{rate}", ["--neg-sample-rate", str(rate)])):
-        log(f"{w.label}: sampling comparison: train {tag}")
-        r = w.orchestrate(train_args(win, "7,14,30", extra), f"sampling-{tag}", deadline)
-        v = latest_version(w.target)
-        out[tag] = {"seconds": r["seconds"], "rss_mb": r["rss_mb"], "load1": r["load1"],
-                    "per_horizon": [{"horizon": hz, "fit_rows": rows, "trees": best + 1, "test_ap": ap}
-                                    for hz, rows, best, ap, _ in registry_rows(w.target, v)]}
-    save_result(f"sampling/{w.label}", {"depots": w.depots, "rate": rate, **out})
+    log(f"{w.label}: sampling comparison: train with --neg-sample-rate {rate}")
+    r = w.orchestrate(train_args(win, "7,14,30", ["--neg-sample-rate", str(rate)]), "sampling", deadline)
+    rows = registry_rows(w.target, latest_version(w.target))
+    save_result(f"sampling/{w.label}", {
+        "depots": w.depots, "rate": rate,
+        "all": {"seconds": base["all_seconds"], "rss_mb": base["all_rss_mb"],
+                "per_horizon": base["per_horizon"], "load1": base["load1"]},
+        f"neg{rate}": {"seconds": r["seconds"], "rss_mb": r["rss_mb"], "load1": r["load1"],
+                       "per_horizon": [{"horizon": hz, "fit_rows": n, "trees": best + 1, "test_ap": ap,
+                                        "fit_seconds": json.loads(m).get("train_seconds")}
+                                       for hz, n, best, ap, m in rows]},
+    })
 
 
 # ------------------------------------------------------------------------------ main
@@ -444,7 +448,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--steps", default=",".join(STEPS))
     p.add_argument("--seed-every", type=int, default=0,
                    help="seed loop on every N-th day (0: 7 below 5k depots, else 30)")
-    p.add_argument("--sample-rate", type=float, default=0.1)
+    p.add_argument("--sample-rate", type=float, default=0.1,
+                   help="negative sampling rate: the sampling step, and train at 50k")
+    p.add_argument("--histories", default="3,12,24", help="months of history for the daily step")
+    p.add_argument("--train-repeats", type=int, default=0, help="train runs (0: --repeats)")
     p.add_argument("--deadline", default=None, help="HH:MM UTC: kill any run still going then")
     p.add_argument("--data-dir", type=Path, default=Path(os.environ.get("FA_BENCH_DIR", ROOT / "data" / "bench")))
     p.add_argument("--docs-only", action="store_true", help="only regenerate docs/performance.md")
@@ -472,7 +479,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             for step in steps:
                 if step == "seed" and n > 10_000:
                     continue  # estimated from 2k and 10k in the report
-                if step == "sampling" and n != 10_000:
+                if step == "sampling" and n > 10_000:
                     continue
                 t0 = time.monotonic()
                 if step == "backfill":
@@ -480,11 +487,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 elif step == "seed":
                     step_seed(w, a.seed_every or (7 if n < 5000 else 30), deadline)
                 elif step == "train":
-                    step_train(w, repeats, deadline)
+                    # 50k: all rows would not fit the 6 GB budget (docs/performance.md)
+                    extra = ["--neg-sample-rate", str(a.sample_rate)] if n >= 50_000 else []
+                    step_train(w, a.train_repeats or repeats, deadline, extra)
                 elif step == "score":
                     step_score(w, repeats, deadline)
                 elif step == "daily":
-                    step_daily(w, repeats, deadline)
+                    step_daily(w, repeats, deadline, [int(x) for x in a.histories.split(",")])
                 elif step == "sampling":
                     step_sampling(w, deadline, a.sample_rate)
                 log(f"{w.label}: step {step} done in {time.monotonic() - t0:.0f} s")
