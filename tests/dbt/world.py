@@ -149,3 +149,32 @@ def known_by(frames: dict[str, pd.DataFrame], day: date) -> dict[str, pd.DataFra
         sel = df["Datei_ID"].map(lambda i: i in kept_ids or i not in all_ids) if len(df) else []
         out[table] = df[sel].reset_index(drop=True) if len(df) else df
     return out
+
+
+def known_at(frames: dict[str, pd.DataFrame], moment: datetime) -> dict[str, pd.DataFrame]:
+    """The source as loaded by ``moment``: files with Import_Zeit <= moment.
+
+    A file without Import_Zeit is taken as loaded on its Datei_Datum (or always, without
+    one). Data rows of unknown files are always kept.
+    """
+    files = frames["cd_Datei"]
+
+    def loaded(row: pd.Series) -> bool:
+        imp, day = row["Import_Zeit"], row["Datei_Datum"]
+        if imp is not None and not pd.isna(imp):
+            return pd.Timestamp(imp) <= pd.Timestamp(moment)
+        return day is None or pd.isna(day) or pd.Timestamp(day) <= pd.Timestamp(moment)
+
+    keep = files.apply(loaded, axis=1).astype(bool)
+    kept_ids = set(files.loc[keep, "Datei_ID"].dropna())
+    all_ids = set(files["Datei_ID"].dropna())
+    out = {"cd_Datei": files[keep].reset_index(drop=True)}
+    for table, df in frames.items():
+        if table == "cd_Datei":
+            continue
+        if len(df) == 0:
+            out[table] = df
+            continue
+        sel = df["Datei_ID"].map(lambda i: i in kept_ids or i not in all_ids).astype(bool)
+        out[table] = df[sel].reset_index(drop=True)
+    return out
