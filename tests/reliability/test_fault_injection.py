@@ -3,9 +3,9 @@
 Every scenario runs the same command twice over identical starting states: once cleanly
 ("clean"), once as a real ``python orchestrate.py ...`` child that ml/faults.py kills with
 SIGKILL at a named point (``FA_FAULT_AT``), followed by a rerun of the same command. The
-output tables are then compared by an ordered content hash of each table in ``dbo`` (the
-columns that hold wall-clock times excluded: scored_at, Created_At, Event_At ...; dbt's
-int_* working tables only by name, so a leftover temporary table still fails).
+tables are then compared by an ordered content hash of every table in ``dbo``, dbt's int_*
+working tables included (the columns that hold wall-clock times excluded: scored_at,
+Created_At, Event_At ...), and the set of tables must be the same (no leftover temp table).
 
 Where the kill lands inside a transaction the test also checks the state *before* the rerun:
 the half-done step must have left no trace (the rows deleted by the killed transaction
@@ -121,14 +121,11 @@ def rows_of_day(db_file: Path, table: str, day: str) -> list[tuple]:
 
 
 def assert_same_tables(clean: Path, healed: Path) -> None:
-    """Same set of tables (no leftover __dbt_tmp/__dbt_backup), same output tables.
-
-    dbt's intermediate int_* tables are working tables of the last run's Score_Date range
-    (a backfill leaves the whole range, a build-day one day): not outputs, not compared.
-    """
+    """Same set of tables (no leftover __dbt_tmp/__dbt_backup), same content in each,
+    dbt's int_* working tables included (both sides ran the same last command)."""
     a, b = table_hashes(clean / "fa.duckdb"), table_hashes(healed / "fa.duckdb")
     assert sorted(a) == sorted(b), "a leftover or missing table"
-    diff = {t: (a[t], b[t]) for t in a if a[t] != b[t] and not t.startswith("int_")}
+    diff = {t: (a[t], b[t]) for t in a if a[t] != b[t]}
     assert not diff, diff
     assert any(t.startswith("CD_FA_") or t.startswith("FA_MODEL") for t in a)
 
