@@ -11,8 +11,9 @@ point, so production runs never pay more than one dict lookup.
   ``dbt.sql:fa_labels:insert`` (see docs/reliability.md for the list).
 - ``@N``: act on the N-th time this process passes the point (default 1).
 - ``ACTION``: ``kill`` (default: SIGKILL to this process, nothing is cleaned up, exactly like
-  ``kill -9`` or a power cut) or ``sleepS`` (sleep S seconds, e.g. ``sleep30``; used to keep a
-  lock holder busy).
+  ``kill -9`` or a power cut), ``killafterS`` (SIGKILL from a timer S seconds later, so it
+  lands wherever the process is then, e.g. inside DuckDB executing the next statement) or
+  ``sleepS`` (sleep S seconds, e.g. ``sleep30``; used to keep a lock holder busy).
 
 tests/reliability/ uses it to kill a real ``orchestrate.py`` child at each point, rerun
 the command and compare the tables with an uninterrupted run.
@@ -45,7 +46,7 @@ def _specs() -> list[tuple[str, int, str]]:
 def _split_action(item: str) -> tuple[str, str, str]:
     """'a:b:c:sleep5' -> ('a:b:c', ':', 'sleep5'); point names contain ':' themselves."""
     head, sep, tail = item.rpartition(":")
-    if sep and (tail == "kill" or tail.startswith("sleep")):
+    if sep and (tail.startswith("kill") or tail.startswith("sleep")):
         return head, sep, tail
     return item, "", ""
 
@@ -55,6 +56,17 @@ def _act(point: str, action: str) -> None:
     if action.startswith("sleep"):
         time.sleep(float(action[5:] or 60))
         return
+    if action.startswith("killafter"):
+        import threading
+
+        timer = threading.Timer(float(action[9:] or 0.1), _kill_now)
+        timer.daemon = True
+        timer.start()
+        return
+    _kill_now()
+
+
+def _kill_now() -> None:
     if hasattr(signal, "SIGKILL"):
         os.kill(os.getpid(), signal.SIGKILL)
     os._exit(137)  # pragma: no cover - Windows has no SIGKILL

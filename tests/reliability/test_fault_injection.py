@@ -12,7 +12,8 @@ the half-done step must have left no trace (the rows deleted by the killed trans
 are still there).
 
 Scenarios (docs/reliability.md):
-- backfill killed inside the aggregate model's transaction of its second chunk;
+- backfill killed inside the aggregate model's transaction of its second chunk (by a timer,
+  while DuckDB executes the INSERT);
 - daily killed in its dbt child (build-day) inside the labels model's transaction, after
   its pre_hook DELETE of the day, then again after the aggregate committed and before the
   labels: the runner reports the killed step (exit 1), the rerun heals;
@@ -146,9 +147,11 @@ def test_backfill_killed_inside_a_model_transaction_then_rerun(dbt_world):
     root, clean, source = dbt_world
     home = root / "backfill_killed"
     home.mkdir()
-    point = "dbt.sql:fa_agg_buy:insert"  # chunk 2: after the pre_hook DELETE, before the INSERT
-    killed_at(run(home, "backfill", "--start-date", START, "--end-date", END, fault=point,
-                  source=source), point)
+    # chunk 2 (its pre_hook DELETE has run): SIGKILL from a timer 50 ms after the INSERT is
+    # sent, so it lands inside DuckDB executing or committing it, or just after
+    point = "dbt.sql:fa_agg_buy:insert"
+    killed_at(run(home, "backfill", "--start-date", START, "--end-date", END,
+                  fault=point + ":killafter0.05", source=source), point)
     ok(run(home, "backfill", "--start-date", START, "--end-date", END, source=source))
     assert_same_tables(clean, home)
 

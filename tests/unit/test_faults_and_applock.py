@@ -25,9 +25,11 @@ def test_fault_point_is_a_no_op_without_the_variable(monkeypatch):
 
 
 def test_specs_parse_point_occurrence_and_action(monkeypatch):
-    monkeypatch.setenv("FA_FAULT_AT", "dbt.sql:fa_labels:insert@2, registry.set_active:sleep1.5,x")
+    monkeypatch.setenv("FA_FAULT_AT", "dbt.sql:fa_labels:insert@2, registry.set_active:sleep1.5,x,"
+                       "dbt.sql:m:insert:killafter0.2")
     assert _specs() == [("dbt.sql:fa_labels:insert", 2, "kill"),
-                        ("registry.set_active", 1, "sleep1.5"), ("x", 1, "kill")]
+                        ("registry.set_active", 1, "sleep1.5"), ("x", 1, "kill"),
+                        ("dbt.sql:m:insert", 1, "killafter0.2")]
 
 
 def test_verb_skips_comments():
@@ -46,6 +48,19 @@ def test_kill_happens_at_the_named_occurrence_only():
     assert out.returncode == -9  # SIGKILL
     assert out.stdout.split("\n")[:2] == ["pass 0", "pass 1"]
     assert "FAULT p: kill" in out.stderr
+
+
+def test_killafter_kills_from_a_timer_while_the_process_works_on():
+    code = ("import time\nfrom ml.faults import fault_point\n"
+            "fault_point('p')\nprint('returned', flush=True)\n"
+            "t0 = time.monotonic()\n"
+            "while time.monotonic() - t0 < 30: sum(range(10000))\n"
+            "print('not killed', flush=True)\n")
+    env = {"FA_FAULT_AT": "p:killafter0.3", "PATH": "/usr/bin:/bin"}
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == -9
+    assert out.stdout == "returned\n"
 
 
 def test_dbt_events_become_points(monkeypatch):
