@@ -20,7 +20,9 @@ def table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
         if v is None:
             return "–"
         if isinstance(v, float):
-            return f"{v:,.1f}" if abs(v) >= 10 else f"{v:.2f}"
+            if abs(v) >= 10:
+                return f"{v:,.1f}"
+            return f"{v:.2f}" if abs(v) >= 1 else f"{v:.4f}".rstrip("0").rstrip(".") if v else "0"
         if isinstance(v, int):
             return f"{v:,}"
         return str(v)
@@ -152,19 +154,28 @@ def sampling_section(res: Mapping[str, Any]) -> str:
 
 
 def score_section(res: Mapping[str, Any]) -> str:
-    rows = []
+    rows, bulk = [], []
     for s in SIZES:
         e = res.get(f"score/{s}")
         if e:
             p = e["phases"]
             rows.append([s, e["rows"], e["seconds"], round(e["rss_mb"]), e["rows_per_second"],
-                         p["load_seconds"], p["predict_seconds"], p["write_seconds"],
-                         e["compute_rows_per_second"], e["write_rows_per_second"], loads(e)])
-    return ("### Scoring one day (`score --date <last day>`)\n\n"
-            "*process* = the whole command (Python start, imports, models, read, predict, "
-            "write); the phases are timed in-process by bench/probe.py.\n\n" + table(
-                ["depots", "rows", "process s", "peak RSS MB", "rows/s (process)", "load s",
-                 "predict s", "write s", "predict rows/s", "write rows/s", "load"], rows))
+                         p["load_seconds"], p["predict_seconds"], p["write_seconds"], loads(e)])
+            if "bulk_rows" in p:
+                n = int(p["bulk_rows"])
+                bulk.append([s, n, p["bulk_read_seconds"], p["bulk_predict_seconds"],
+                             p["bulk_write_seconds"], round(n / max(p["bulk_predict_seconds"], 1e-9)),
+                             round(n / max(p["bulk_write_seconds"], 1e-9))])
+    return ("### Scoring (`score --date <last day>`)\n\n"
+            "*process* = the whole command (Python start, imports, models with hash checks, read, "
+            "predict for 3 horizons, write); the phases are timed in-process by bench/probe.py "
+            "(*read* = models + the day's rows).\n\n" + table(
+                ["depots", "rows", "process s", "peak RSS MB", "rows/s (process)", "read s",
+                 "predict s", "write s", "load"], rows)
+            + "\n\nAt volume (bench/probe.py: the last 30 days' rows at once, 3 horizons, "
+            "written with the same replace_rows into a scratch table):\n\n" + table(
+                ["depots", "rows", "read s", "predict s", "write s", "predict rows/s",
+                 "write rows/s"], bulk))
 
 
 def targets_section(res: Mapping[str, Any]) -> str:
