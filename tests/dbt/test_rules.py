@@ -278,7 +278,7 @@ def res(request, tmp_path_factory) -> Result:
         if request.param == "reference":
             return Result(h.reference(START, END))
         require_dbt_models()
-        h.dbt(START, END, command="run")
+        h.dbt(START, END, command="build")   # models + data tests + unit tests
         return Result(h.read(), h.column_types)
 
 
