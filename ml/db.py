@@ -19,7 +19,7 @@ from typing import Iterator, Sequence
 import pandas as pd
 
 from ml.config import Settings
-from ml.errors import BadInput, DataError
+from ml.errors import BadInput, DataError, LockHeld
 
 SCHEMA = "dbo"
 _IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
@@ -150,11 +150,23 @@ class DuckDatabase(Database):
     def __init__(self, path: str, read_only: bool = False, memory_limit: str = "4GB", threads: int = 2):
         import duckdb  # imported here so importing ml.db stays cheap
 
-        self._con = duckdb.connect(
-            str(path),
-            read_only=read_only,
-            config={"memory_limit": memory_limit, "threads": threads},
-        )
+        try:
+            self._con = duckdb.connect(
+                str(path),
+                read_only=read_only,
+                config={"memory_limit": memory_limit, "threads": threads},
+            )
+        except duckdb.IOException as exc:
+            # DuckDB allows one writing process per file: another process (a pipeline run,
+            # a SQL client) has it open. Same remedy as the pipeline lock: wait, rerun.
+            if "lock" not in str(exc).lower():
+                raise
+            holder = re.search(r"\(PID (\d+)\)", str(exc))
+            raise LockHeld(
+                f"the FA database {path} is open in another process"
+                f"{f' (pid {holder.group(1)})' if holder else ''}; "
+                "wait for it to finish (or close it), then rerun"
+            ) from None
         if not read_only:
             self._con.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
         self._in_tx = False

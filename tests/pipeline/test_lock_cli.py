@@ -130,3 +130,32 @@ def test_a_real_second_process_exits_6(env, holder):
     assert out.returncode == 6
     assert out.stderr.strip().splitlines()[-1] == expected_line(env, info)
     assert out.stdout == ""
+
+
+def test_fa_database_open_in_another_process_is_exit_6(tmp_path, monkeypatch):
+    """A reader (registry list) or a writer whose lock is free while a SQL client holds the
+    DuckDB file open: exit 6 with the holder's pid, not an unexpected error."""
+    synthetic_world.write_tables(tmp_path / "fa.duckdb", depots=10, days=60)
+    monkeypatch.setenv("FA_DUCKDB_PATH", str(tmp_path / "fa.duckdb"))
+    monkeypatch.setenv("FA_ART_DIR", str(tmp_path / "artifacts"))
+    monkeypatch.delenv("FA_CONFIG", raising=False)
+    monkeypatch.delenv("FA_LOCK_OWNER_PID", raising=False)
+    code = textwrap.dedent(f"""
+        import time, duckdb
+        con = duckdb.connect({str(tmp_path / 'fa.duckdb')!r})
+        print("OPEN", flush=True)
+        time.sleep(600)
+    """)
+    client = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert client.stdout.readline().strip() == "OPEN"
+        for args in (["registry", "list"], ["score", "--date", "2025-08-20"]):
+            result = CliRunner().invoke(cli, args)
+            assert result.exit_code == 6, result.output
+            assert result.output.strip().splitlines()[-1] == (
+                f"Error: the FA database {tmp_path / 'fa.duckdb'} is open in another process "
+                f"(pid {client.pid}); wait for it to finish (or close it), then rerun")
+    finally:
+        client.kill()
+        client.wait(timeout=30)
+    assert CliRunner().invoke(cli, ["registry", "list"]).exit_code == 0
