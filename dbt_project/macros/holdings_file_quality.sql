@@ -26,3 +26,9 @@
             )
     {%- endif -%}
 {% endmacro %}
+
+{#- A hash of key columns, used only to find candidate duplicate keys cheaply (a collision
+    only adds a candidate, which the exact grouping then clears). -#}
+{% macro key_hash(columns) %}{{ return(adapter.dispatch('key_hash')(columns)) }}{% endmacro %}
+{% macro default__key_hash(columns) %}hash({{ columns | join(', ') }}){% endmacro %}
+{% macro sqlserver__key_hash(columns) %}checksum({{ columns | join(', ') }}){% endmacro %}

@@ -129,95 +129,165 @@ bestand_todo as (
 
 ),
 
--- identical rows of a file (and class) collapse into one group of n_rows copies; among
--- valid groups, more than one content per key in a file is a conflicting_duplicate
-saldo_groups as (
+-- Counting without grouping every row by its full content (at 50k depots x 24 months
+-- that grouping took 5.4 min for the first build; docs/performance.md):
+--   * rows per file and class (row_reason; NULL = valid so far): few groups;
+--   * duplicate_row / conflicting_duplicate concern only valid rows whose key occurs more
+--     than once in their file. Candidate keys are found on (file, hash of the key), a
+--     narrow aggregate; only the candidates' rows are then grouped exactly by content:
+--     n_rows - 1 further copies of a content are duplicate_row, and every content of a key
+--     with more than one content is a conflicting_duplicate (its first copy);
+--   * the valid rows left are the file's valid count (Reason NULL).
+saldo_by_reason as (
 
-    select Datei_ID, Datei_Datum, Depot_Number, Cash_EUR, row_reason, count(*) as n_rows
+    select Datei_ID, Datei_Datum, row_reason, count(*) as n_rows
     from saldo_todo
-    group by Datei_ID, Datei_Datum, Depot_Number, Cash_EUR, row_reason
+    group by Datei_ID, Datei_Datum, row_reason
+
+),
+
+saldo_candidate_keys as (
+
+    select Datei_ID, {{ key_hash(['Depot_Number']) }} as key_hash
+    from saldo_todo
+    where row_reason is null
+    group by Datei_ID, {{ key_hash(['Depot_Number']) }}
+    having count(*) > 1
+
+),
+
+saldo_contents as (
+
+    select s.Datei_ID, s.Depot_Number, s.Cash_EUR, count(*) as n_rows
+    from saldo_todo as s
+    inner join saldo_candidate_keys as k
+        on k.Datei_ID = s.Datei_ID
+        and k.key_hash = {{ key_hash(['s.Depot_Number']) }}
+    where s.row_reason is null
+    group by s.Datei_ID, s.Depot_Number, s.Cash_EUR
 
 ),
 
 saldo_versions as (
 
     select Datei_ID, Depot_Number, count(*) as n_versions
-    from saldo_groups
-    where row_reason is null
+    from saldo_contents
     group by Datei_ID, Depot_Number
 
 ),
 
-bestand_groups as (
+bestand_by_reason as (
 
-    select Datei_ID, Datei_Datum, Depot_Number, ISIN, Units, Market_Value_EUR, row_reason,
-        count(*) as n_rows
+    select Datei_ID, Datei_Datum, row_reason, count(*) as n_rows
     from bestand_todo
-    group by Datei_ID, Datei_Datum, Depot_Number, ISIN, Units, Market_Value_EUR, row_reason
+    group by Datei_ID, Datei_Datum, row_reason
+
+),
+
+bestand_candidate_keys as (
+
+    select Datei_ID, {{ key_hash(['Depot_Number', 'ISIN']) }} as key_hash
+    from bestand_todo
+    where row_reason is null
+    group by Datei_ID, {{ key_hash(['Depot_Number', 'ISIN']) }}
+    having count(*) > 1
+
+),
+
+bestand_contents as (
+
+    select b.Datei_ID, b.Depot_Number, b.ISIN, b.Units, b.Market_Value_EUR, count(*) as n_rows
+    from bestand_todo as b
+    inner join bestand_candidate_keys as k
+        on k.Datei_ID = b.Datei_ID
+        and k.key_hash = {{ key_hash(['b.Depot_Number', 'b.ISIN']) }}
+    where b.row_reason is null
+    group by b.Datei_ID, b.Depot_Number, b.ISIN, b.Units, b.Market_Value_EUR
 
 ),
 
 bestand_versions as (
 
     select Datei_ID, Depot_Number, ISIN, count(*) as n_versions
-    from bestand_groups
-    where row_reason is null
+    from bestand_contents
     group by Datei_ID, Depot_Number, ISIN
 
 ),
 
--- per group: the first copy's class, and the further copies of a valid content
--- (duplicate_row)
-classified as (
+-- per file: further copies (duplicate_row) and contents of conflicting keys
+duplicates as (
 
     select
-        g.Datei_ID,
+        c.Datei_ID,
         'cd_Saldo' as Source_Table,
-        g.Datei_Datum,
-        case
-            when g.row_reason is not null then g.row_reason
-            when v.n_versions > 1 then 'conflicting_duplicate'
-        end as Reason,
-        case when g.row_reason is null then g.n_rows - 1 else 0 end as n_duplicate_rows,
-        g.n_rows
-    from saldo_groups as g
-    left join saldo_versions as v
-        on v.Datei_ID = g.Datei_ID
-        and v.Depot_Number = g.Depot_Number
+        sum(c.n_rows - 1) as n_duplicate,
+        sum(case when v.n_versions > 1 then 1 else 0 end) as n_conflicting
+    from saldo_contents as c
+    inner join saldo_versions as v
+        on v.Datei_ID = c.Datei_ID
+        and v.Depot_Number = c.Depot_Number
+    group by c.Datei_ID
 
     union all
 
     select
-        g.Datei_ID,
+        c.Datei_ID,
         'cd_Bestand' as Source_Table,
-        g.Datei_Datum,
-        case
-            when g.row_reason is not null then g.row_reason
-            when v.n_versions > 1 then 'conflicting_duplicate'
-        end as Reason,
-        case when g.row_reason is null then g.n_rows - 1 else 0 end as n_duplicate_rows,
-        g.n_rows
-    from bestand_groups as g
-    left join bestand_versions as v
-        on v.Datei_ID = g.Datei_ID
-        and v.Depot_Number = g.Depot_Number
-        and v.ISIN = g.ISIN
+        sum(c.n_rows - 1) as n_duplicate,
+        sum(case when v.n_versions > 1 then 1 else 0 end) as n_conflicting
+    from bestand_contents as c
+    inner join bestand_versions as v
+        on v.Datei_ID = c.Datei_ID
+        and v.Depot_Number = c.Depot_Number
+        and v.ISIN = c.ISIN
+    group by c.Datei_ID
+
+),
+
+by_reason as (
+
+    select Datei_ID, 'cd_Saldo' as Source_Table, Datei_Datum, row_reason, n_rows from saldo_by_reason
+    union all
+    select Datei_ID, 'cd_Bestand' as Source_Table, Datei_Datum, row_reason, n_rows from bestand_by_reason
 
 ),
 
 counts as (
 
-    -- first copies by class (never duplicate_row), then further copies as duplicate_row
-    select Datei_ID, Source_Table, Datei_Datum, Reason, sum(n_rows - n_duplicate_rows) as Row_Count
-    from classified
-    group by Datei_ID, Source_Table, Datei_Datum, Reason
+    -- left out before the duplicate classes (file and row-level classes)
+    select Datei_ID, Source_Table, Datei_Datum, row_reason as Reason, n_rows as Row_Count
+    from by_reason
+    where row_reason is not null
 
     union all
 
-    select Datei_ID, Source_Table, Datei_Datum, 'duplicate_row' as Reason, sum(n_duplicate_rows) as Row_Count
-    from classified
-    where n_duplicate_rows > 0
-    group by Datei_ID, Source_Table, Datei_Datum
+    -- valid rows: what the duplicate classes leave (Reason NULL)
+    select
+        r.Datei_ID, r.Source_Table, r.Datei_Datum, cast(null as {{ t_text(40) }}) as Reason,
+        r.n_rows - coalesce(d.n_duplicate, 0) - coalesce(d.n_conflicting, 0) as Row_Count
+    from by_reason as r
+    left join duplicates as d
+        on d.Datei_ID = r.Datei_ID
+        and d.Source_Table = r.Source_Table
+    where r.row_reason is null
+
+    union all
+
+    select r.Datei_ID, r.Source_Table, r.Datei_Datum, 'duplicate_row' as Reason, d.n_duplicate as Row_Count
+    from by_reason as r
+    inner join duplicates as d
+        on d.Datei_ID = r.Datei_ID
+        and d.Source_Table = r.Source_Table
+    where r.row_reason is null and d.n_duplicate > 0
+
+    union all
+
+    select r.Datei_ID, r.Source_Table, r.Datei_Datum, 'conflicting_duplicate' as Reason, d.n_conflicting as Row_Count
+    from by_reason as r
+    inner join duplicates as d
+        on d.Datei_ID = r.Datei_ID
+        and d.Source_Table = r.Source_Table
+    where r.row_reason is null and d.n_conflicting > 0
 
 )
 
