@@ -163,16 +163,19 @@ def train(settings: Settings, horizons: Sequence[int], windows: Windows, params:
             data = load_window(db, settings, windows.train_start, windows.test_end, horizons)
         horizon_date = label_horizon(db, settings, horizons)
         log(f"train: labels complete up to {horizon_date} (D + T <= that day)")
-        splits = {h: split(data, windows, h, horizon_date) for h in horizons}
         for h in horizons:  # every horizon must be trainable before anything is written
+            parts = split(data, windows, h, horizon_date)
             for name in ("fit", "early_stopping", "calibration", "test"):
-                _check_part(splits[h], name, h, windows)
+                _check_part(parts, name, h, windows)
+        # One horizon's parts at a time (split again below): holding all three horizons'
+        # copies at once took ~5.2 GB at 50k depots (docs/performance.md).
+        del parts
         created = registry.utc_now()
         version = registry.new_version(created, {"code": code, "windows": windows.as_dict(),
                                                  "params": asdict(params)})
         trained = []
         for h in horizons:
-            parts = splits[h]
+            parts = split(data, windows, h, horizon_date)
             counts = _part_counts(parts)
             log(f"train: T{h}: fit {counts['fit']['rows']} rows, early stopping "
                 f"{counts['early_stopping']['rows']}, calibration {counts['calibration']['rows']}, "
