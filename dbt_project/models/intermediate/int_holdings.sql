@@ -56,9 +56,9 @@ used_files as (
 
 ),
 
--- The rows of the used files only, classified as in int_saldo_rows / int_bestand_rows
--- (those are counting B files, so only the row-level and duplicate classes apply). Not
--- read from them: filtering first keeps a one-day run from classifying all history.
+-- The rows of the used files only, classified as in int_holdings_file_quality (those are
+-- counting B files, so only the row-level and duplicate classes apply). Filtering first
+-- keeps a one-day run from classifying all history.
 saldo_distinct as (
 
     -- identical copies collapse into one (duplicate_row); a depot with two different

@@ -55,10 +55,9 @@ todo as (
 ),
 {% endif %}
 
--- The rows of the files to do (and the rows without a Datei_ID), with their class as in
--- int_saldo_rows / int_bestand_rows: file class first, else the row-level class. Filtered
--- before grouping: reading those views instead would group every file of the history
--- (DuckDB cannot push the filter into their CTEs). Same rules, same order of classes.
+-- The rows of the files to do (and the rows without a Datei_ID), with their class (rules
+-- §1, §4): file class first, else the row-level class. Filtered before grouping, so a
+-- daily run does not group every file of the history.
 saldo_todo as (
 
     select

@@ -1,0 +1,108 @@
+{#- The body of int_order_rows and int_booking_rows: every row of a transaction table with
+    its final class (rules §1, §3, §4). Both tables follow the same rules and differ only
+    in their date column and their other columns, so one macro serves both.
+
+    staging_model: the stg_ model to classify
+    date_column:   Order_Date / Booking_Date (future_date and stale_date compare it with
+                   the file's Datei_Datum)
+    value_columns: the columns after Depot_Number, in output order; with the keys they
+                   define an identical copy (duplicate_row)
+
+    Classes in order: file (unknown_file, bad_file, wrong_file_type, superseded_file), the
+    row-level classes of staging, future_date, stale_date, then among the valid rows
+    duplicate_row, conflicting_duplicate, repeated_transaction. -#}
+{% macro transaction_rows(staging_model, date_column, value_columns) %}
+{%- set copy_columns = ['Datei_ID', 'Transaction_Number', 'Depot_Number'] + value_columns %}
+with source_rows as (
+
+    select * from {{ ref(staging_model) }}
+
+),
+
+files as (
+
+    select * from {{ ref('int_files') }}
+
+),
+
+with_file as (
+
+    select
+        r.*,
+        f.Datei_Datum,
+        case
+            when f.file_status is null then 'unknown_file'
+            when f.file_status = 'bad_file' then 'bad_file'
+            when f.Datei_Typ <> 'U' then 'wrong_file_type'
+            when f.file_status = 'superseded_file' then 'superseded_file'
+            when r.dq_reason is not null then r.dq_reason
+            when r.is_cancellation = 1 then null
+            when r.{{ date_column }} > f.Datei_Datum then 'future_date'
+            when r.{{ date_column }} < {{ add_days('f.Datei_Datum', -366) }} then 'stale_date'
+        end as row_reason
+    from source_rows as r
+    left join files as f
+        on f.Datei_ID = r.Datei_ID
+
+),
+
+copies as (
+
+    -- candidates for the duplicate classes: valid so far, not a cancellation
+    select
+        *,
+        case when row_reason is null and is_cancellation = 0 then 1 else 0 end as is_candidate,
+        row_number() over (
+            partition by
+                case when row_reason is null and is_cancellation = 0 then 1 else 0 end,
+                {{ copy_columns | join(', ') }}
+            order by Datei_ID
+        ) as copy_no
+    from with_file
+
+),
+
+versions as (
+
+    select
+        *,
+        count(*) over (
+            partition by
+                case when is_candidate = 1 and copy_no = 1 then 1 else 0 end,
+                Datei_ID, Transaction_Number
+        ) as n_versions
+    from copies
+
+),
+
+deliveries as (
+
+    select
+        *,
+        row_number() over (
+            partition by
+                case when is_candidate = 1 and copy_no = 1 and n_versions = 1 then 1 else 0 end,
+                Transaction_Number
+            order by Datei_Datum, Datei_ID
+        ) as delivery_no
+    from versions
+
+)
+
+select
+    Datei_ID,
+    Datei_Datum,
+    Transaction_Number,
+    Depot_Number,
+    {%- for column in value_columns %}
+    {{ column }},
+    {%- endfor %}
+    is_cancellation,
+    case
+        when is_candidate = 0 then row_reason
+        when copy_no > 1 then 'duplicate_row'
+        when n_versions > 1 then 'conflicting_duplicate'
+        when delivery_no > 1 then 'repeated_transaction'
+    end as dq_reason
+from deliveries
+{% endmacro %}
