@@ -448,6 +448,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--steps", default=",".join(STEPS))
     p.add_argument("--seed-every", type=int, default=0,
                    help="seed loop on every N-th day (0: 7 below 5k depots, else 30)")
+    p.add_argument("--seed-max-depots", type=int, default=10_000,
+                   help="run the seed loop only up to this size (larger: estimated)")
     p.add_argument("--sample-rate", type=float, default=0.1,
                    help="negative sampling rate: the sampling step, and train at 50k")
     p.add_argument("--histories", default="3,12,24", help="months of history for the daily step")
@@ -477,7 +479,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             w = World(a.data_dir, n, a.days)
             w.ensure_source(deadline)
             for step in steps:
-                if step == "seed" and n > 10_000:
+                if step == "seed" and n > a.seed_max_depots:
                     continue  # estimated from 2k and 10k in the report
                 if step == "sampling" and n > 10_000:
                     continue
@@ -485,7 +487,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if step == "backfill":
                     step_backfill(w, repeats, deadline)
                 elif step == "seed":
-                    step_seed(w, a.seed_every or (7 if n < 5000 else 30), deadline)
+                    step_seed(w, a.seed_every or (7 if n < 5000 else 30 if n <= 10_000 else 61), deadline)
                 elif step == "train":
                     # 50k: all rows would not fit the 6 GB budget (docs/performance.md)
                     extra = ["--neg-sample-rate", str(a.sample_rate)] if n >= 50_000 else []
