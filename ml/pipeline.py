@@ -70,11 +70,22 @@ def _duckdb_horizon(settings: Settings) -> Any:
 
 def _sqlserver_horizon() -> Any:
     from sqlalchemy import text
+    from sqlalchemy.exc import SQLAlchemyError
 
-    from ml.db_sqlserver import get_engine_source
+    from ml.db_sqlserver import get_engine_source, mask_secrets, sqlserver_config
 
-    with get_engine_source().connect() as con:
-        return con.execute(text(HORIZON_SQL.format(table="dbo.cd_Datei"))).scalar()
+    cfg = sqlserver_config()
+    engine = get_engine_source()
+    try:
+        with engine.connect() as con:
+            return con.execute(text(HORIZON_SQL.format(table="dbo.cd_Datei"))).scalar()
+    except SQLAlchemyError as exc:  # unreachable server, login, missing table: exit 3
+        detail = mask_secrets(str(getattr(exc, "orig", exc)), [cfg.password])
+        raise DataError(
+            f"cannot read cd_Datei from SQL Server {cfg.host} database {cfg.source_database}: {detail}"
+        ) from None
+    finally:
+        engine.dispose()
 
 
 def resolve_backfill_range(settings: Settings, months: int | None, start: date | None,
