@@ -16,6 +16,10 @@ Steps (``--steps``, default all), per world of N depots x 24 months (``--days 73
   daily     ``daily`` after 3, 12 and 24 months of history (truncated copies of the world)
   sampling  training on all rows vs negative down-sampling (AP effect), on 10k only
 
+Steps build on each other per world: backfill first (a fresh target DB), then seed and
+train, then score, daily and sampling (they need the trained, active models). A full
+`make bench` (3 runs of everything) takes about an hour on 2 cores, most of it at 50k.
+
 Usage: python -m bench.run [--sizes 2000,10000,50000] [--repeats 3] [--quick]
                            [--steps backfill,seed,...] [--deadline 22:35] [--data-dir DIR]
 """
