@@ -46,19 +46,42 @@ with_file as (
 
 ),
 
+-- Transaction numbers with more than one candidate row (valid so far, not a
+-- cancellation). The duplicate classes compare rows of one number only: the copies,
+-- versions and first-delivery windows all partition by Transaction_Number, so a candidate
+-- whose number occurs once is alone in each (first copy, one version, first delivery) and
+-- stays valid. Only the rows of repeated numbers go through the windows: a narrow
+-- aggregate instead of three sorts of every row ever delivered, which made the daily run
+-- grow faster than the history (docs/performance.md, section 4).
+repeated_numbers as (
+
+    select Transaction_Number
+    from with_file
+    where row_reason is null and is_cancellation = 0
+    group by Transaction_Number
+    having count(*) > 1
+
+),
+
+repeated_rows as (
+
+    select w.*
+    from with_file as w
+    inner join repeated_numbers as n
+        on n.Transaction_Number = w.Transaction_Number
+    where w.row_reason is null and w.is_cancellation = 0
+
+),
+
 copies as (
 
-    -- candidates for the duplicate classes: valid so far, not a cancellation
     select
         *,
-        case when row_reason is null and is_cancellation = 0 then 1 else 0 end as is_candidate,
         row_number() over (
-            partition by
-                case when row_reason is null and is_cancellation = 0 then 1 else 0 end,
-                {{ copy_columns | join(', ') }}
+            partition by {{ copy_columns | join(', ') }}
             order by Datei_ID
         ) as copy_no
-    from with_file
+    from repeated_rows
 
 ),
 
@@ -67,9 +90,7 @@ versions as (
     select
         *,
         count(*) over (
-            partition by
-                case when is_candidate = 1 and copy_no = 1 then 1 else 0 end,
-                Datei_ID, Transaction_Number
+            partition by case when copy_no = 1 then 1 else 0 end, Datei_ID, Transaction_Number
         ) as n_versions
     from copies
 
@@ -80,29 +101,51 @@ deliveries as (
     select
         *,
         row_number() over (
-            partition by
-                case when is_candidate = 1 and copy_no = 1 and n_versions = 1 then 1 else 0 end,
-                Transaction_Number
+            partition by case when copy_no = 1 and n_versions = 1 then 1 else 0 end, Transaction_Number
             order by Datei_Datum, Datei_ID
         ) as delivery_no
     from versions
 
+),
+
+classified as (
+
+    select
+        Datei_ID,
+        Datei_Datum,
+        Transaction_Number,
+        Depot_Number,
+        {%- for column in value_columns %}
+        {{ column }},
+        {%- endfor %}
+        is_cancellation,
+        case
+            when copy_no > 1 then 'duplicate_row'
+            when n_versions > 1 then 'conflicting_duplicate'
+            when delivery_no > 1 then 'repeated_transaction'
+        end as dq_reason
+    from deliveries
+
+    union all
+
+    -- every other row keeps its class so far (NULL: a valid candidate of a number that
+    -- occurs once, or a cancellation row of a counting file)
+    select
+        w.Datei_ID,
+        w.Datei_Datum,
+        w.Transaction_Number,
+        w.Depot_Number,
+        {%- for column in value_columns %}
+        w.{{ column }},
+        {%- endfor %}
+        w.is_cancellation,
+        w.row_reason as dq_reason
+    from with_file as w
+    left join repeated_numbers as n
+        on n.Transaction_Number = w.Transaction_Number
+    where not (w.row_reason is null and w.is_cancellation = 0 and n.Transaction_Number is not null)
+
 )
 
-select
-    Datei_ID,
-    Datei_Datum,
-    Transaction_Number,
-    Depot_Number,
-    {%- for column in value_columns %}
-    {{ column }},
-    {%- endfor %}
-    is_cancellation,
-    case
-        when is_candidate = 0 then row_reason
-        when copy_no > 1 then 'duplicate_row'
-        when n_versions > 1 then 'conflicting_duplicate'
-        when delivery_no > 1 then 'repeated_transaction'
-    end as dq_reason
-from deliveries
+select * from classified
 {% endmacro %}
