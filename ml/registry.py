@@ -98,11 +98,15 @@ def utc_now() -> datetime:
 
 
 def new_version(created_at: datetime, payload: Mapping[str, Any]) -> str:
-    """Sortable version id: UTC time to the second, plus 6 hex of a hash of the run."""
+    """Sortable version id: UTC time to the millisecond, plus 6 hex of a hash of the run.
+
+    Milliseconds, not seconds: two trainings on a small world can finish within one second,
+    and their order must not then depend on the hash ("newest" = the greatest id).
+    """
     digest = hashlib.sha256(
         (created_at.isoformat() + json.dumps(payload, sort_keys=True, default=str)).encode()
     ).hexdigest()[:6]
-    return f"{created_at:%Y%m%dT%H%M%SZ}-{digest}"
+    return f"{created_at:%Y%m%dT%H%M%S}{created_at.microsecond // 1000:03d}Z-{digest}"
 
 
 def sha256_file(path: Path) -> str:

@@ -185,3 +185,14 @@ def test_metrics_json_holds_intervals_deciles_and_feature_importance(world):
     assert set(m["feature_importance"]) == set(features)
     assert sum(m["feature_importance"].values()) == pytest.approx(1.0, abs=1e-3)
     assert m["parts"]["test"]["rows"] == m["rows"]
+
+
+def test_versions_of_one_second_sort_by_time_not_by_hash():
+    from datetime import datetime
+
+    from ml.registry import new_version
+
+    first = new_version(datetime(2025, 8, 21, 6, 15, 2, 417_000), {"run": 1})
+    second = new_version(datetime(2025, 8, 21, 6, 15, 2, 418_999), {"run": 2})
+    assert first.startswith("20250821T061502417Z-") and second.startswith("20250821T061502418Z-")
+    assert first < second
