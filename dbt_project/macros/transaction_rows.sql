@@ -31,10 +31,7 @@ with_file as (
         r.*,
         f.Datei_Datum,
         case
-            when f.file_status is null then 'unknown_file'
-            when f.file_status = 'bad_file' then 'bad_file'
-            when f.Datei_Typ <> 'U' then 'wrong_file_type'
-            when f.file_status = 'superseded_file' then 'superseded_file'
+            {{ file_class_branches('f.file_status', 'f.Datei_Typ', 'U') }}
             when r.dq_reason is not null then r.dq_reason
             when r.is_cancellation = 1 then null
             when r.{{ date_column }} > f.Datei_Datum then 'future_date'
@@ -149,3 +146,14 @@ classified as (
 
 select * from classified
 {% endmacro %}
+
+{#- The file classes of rules §1, in order, as `when` branches of a CASE: a row of an unknown,
+    bad, wrong-type or superseded file. status/typ: the file's File_Status and Datei_Typ
+    columns; expected_type: 'U' for orders and bookings, 'B' for saldo and positions.
+    Shared by transaction_rows and int_holdings_file_quality. -#}
+{% macro file_class_branches(status, typ, expected_type) -%}
+            when {{ status }} is null or {{ status }} = 'unknown_file' then 'unknown_file'
+            when {{ status }} = 'bad_file' then 'bad_file'
+            when {{ typ }} <> '{{ expected_type }}' then 'wrong_file_type'
+            when {{ status }} = 'superseded_file' then 'superseded_file'
+{%- endmacro %}

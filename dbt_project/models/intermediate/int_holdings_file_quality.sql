@@ -66,10 +66,7 @@ saldo_todo as (
         s.Depot_Number,
         s.Cash_EUR,
         case
-            when t.File_Status = 'unknown_file' then 'unknown_file'
-            when t.File_Status = 'bad_file' then 'bad_file'
-            when t.Datei_Typ <> 'B' then 'wrong_file_type'
-            when t.File_Status = 'superseded_file' then 'superseded_file'
+            {{ file_class_branches('t.File_Status', 't.Datei_Typ', 'B') }}
             else s.dq_reason
         end as row_reason
     from saldo as s
@@ -101,10 +98,7 @@ bestand_todo as (
         b.Units,
         b.Market_Value_EUR,
         case
-            when t.File_Status = 'unknown_file' then 'unknown_file'
-            when t.File_Status = 'bad_file' then 'bad_file'
-            when t.Datei_Typ <> 'B' then 'wrong_file_type'
-            when t.File_Status = 'superseded_file' then 'superseded_file'
+            {{ file_class_branches('t.File_Status', 't.Datei_Typ', 'B') }}
             else b.dq_reason
         end as row_reason
     from bestand as b
