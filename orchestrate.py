@@ -98,8 +98,11 @@ def demo_data_cmd(depots: int, days: int, seed: int, end_date: str, clean: bool)
               help="Recompute the last N months up to the data horizon.")
 @click.option("--start-date", default=None, help="First Score_Date (YYYY-MM-DD).")
 @click.option("--end-date", default=None, help="Last Score_Date (YYYY-MM-DD).")
+@click.option("--chunk-months", type=click.IntRange(1, 240), default=None,
+              help="Months per dbt run (default: as many as fit backfill.chunk_rows of FA_CONFIG).")
 @edge
-def backfill_cmd(months: int | None, start_date: str | None, end_date: str | None) -> None:
+def backfill_cmd(months: int | None, start_date: str | None, end_date: str | None,
+                 chunk_months: int | None) -> None:
     """Recompute aggregates and labels for a range of Score_Dates with dbt."""
     from ml.lock import pipeline_lock
     from ml.pipeline import backfill, resolve_backfill_range
@@ -109,7 +112,7 @@ def backfill_cmd(months: int | None, start_date: str | None, end_date: str | Non
         cfg, months, iso_date("--start-date", start_date), iso_date("--end-date", end_date)
     )
     with pipeline_lock(cfg, "backfill"):
-        echo_summary(backfill(cfg, start, end))
+        echo_summary(backfill(cfg, start, end, chunk_months))
 
 
 TRAIN_COLUMNS = [

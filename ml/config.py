@@ -68,6 +68,8 @@ class Settings:
     duckdb_memory_limit: str = "4GB"
     duckdb_threads: int = 2
     write_chunk_size: int = 10_000
+    # backfill: at most this many aggregate rows (universe depots x days) per dbt run
+    backfill_chunk_rows: int = 4_000_000
     timeouts: Mapping[str, int] = field(
         default_factory=lambda: {"dbt": 3600, "score": 900, "qc": 300}
     )
@@ -204,6 +206,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         raise BadInput(f"duckdb.memory_limit must look like 4GB (got {memory_limit!r})")
     mssql = _optional_block(raw, "sqlserver")
     chunk = _positive_int(mssql.get("write_chunk_size", 10_000), "sqlserver.write_chunk_size")
+    backfill_raw = _optional_block(raw, "backfill")
+    chunk_rows = _positive_int(backfill_raw.get("chunk_rows", 4_000_000), "backfill.chunk_rows")
     timeouts = {"dbt": 3600, "score": 900, "qc": 300}
     for step, value in _optional_block(raw, "timeouts_seconds").items():
         timeouts[str(step)] = _positive_int(value, f"timeouts_seconds.{step}")
@@ -223,5 +227,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         duckdb_memory_limit=memory_limit,
         duckdb_threads=_positive_int(duck.get("threads", 2), "duckdb.threads"),
         write_chunk_size=chunk,
+        backfill_chunk_rows=chunk_rows,
         timeouts=timeouts,
     )

@@ -1,7 +1,7 @@
 """The dbt part of the pipeline: backfill ranges and the daily build of aggregates and labels.
 
 ``backfill`` rebuilds CD_FA_AGG_BUY_<CODE> and CD_FA_LABELS_<CODE> for a Score_Date range
-in chunks of a few months (one ``dbt run`` each, so memory stays bounded and progress is
+in chunks of whole months sized by ``backfill.chunk_rows`` (one ``dbt run`` each, so memory stays bounded and progress is
 visible), then runs the data tests once over the whole range. ``build_day`` is the dbt step
 of the daily run: ``dbt build`` for one Score_Date (its aggregates, plus the refresh of every
 earlier label that can have changed; see docs/dbt.md). Progress goes to stderr.
@@ -18,7 +18,12 @@ from ml.config import Settings
 from ml.dbt import dbt_vars, log, parse_manifest, run_dbt
 from ml.errors import BadInput, DataError
 
-CHUNK_MONTHS = 3  # Score_Dates per `dbt run` of a backfill (10k depots x 3 months ~ 1M rows)
+CHUNK_MONTHS = 3  # months per `dbt run` of a backfill when the universe cannot be estimated
+
+# Production runs leave dbt's unit tests out: they test the SQL on fixed given/expect rows,
+# not the data, so they belong to development and CI (`make test` runs them with every
+# dbt build of tests/dbt), as dbt's documentation recommends.
+NO_UNIT_TESTS = ["--exclude-resource-type", "unit_test"]
 
 # The data horizon (docs/rules.md §1): latest day of a counting U file. A (type, day) with
 # at least one valid file row has a counting file, so the max over valid U rows is enough.
@@ -37,21 +42,55 @@ def add_months(day: date, months: int) -> date:
     return date(year, month + 1, min(day.day, last))
 
 
+# Depots in the universe of one day, estimated by the cd_Saldo rows of the latest B file:
+# sizes backfill chunks (a rough count is enough; bad rows make it a little larger).
+UNIVERSE_SQL = (
+    "SELECT count(*) FROM {saldo} WHERE Datei_ID = ("
+    "SELECT max(Datei_ID) FROM {datei} "
+    "WHERE Datei_ID IS NOT NULL AND upper(ltrim(rtrim(Datei_Typ))) = 'B')"
+)
+
+
 def data_horizon(settings: Settings) -> date:
     """The latest Datei_Datum of a counting U file in the source (read-only).
 
     Raises DataError when the source is missing or holds no U file.
     """
-    if settings.engine == "sqlserver":
-        value = _sqlserver_horizon()
-    else:
-        value = _duckdb_horizon(settings)
+    value = source_scalar(settings, HORIZON_SQL.format(table="dbo.cd_Datei"), "cd_Datei")
     if value is None:
         raise DataError("the source has no counting U file (cd_Datei): no data horizon")
     return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
 
 
-def _duckdb_horizon(settings: Settings) -> Any:
+def universe_estimate(settings: Settings) -> int:
+    """Depots of one day's universe, estimated from the latest B file (0: no B file)."""
+    sql = UNIVERSE_SQL.format(saldo="dbo.cd_Saldo", datei="dbo.cd_Datei")
+    value = source_scalar(settings, sql, "cd_Saldo")
+    return int(value or 0)
+
+
+def chunk_months_for(depots: int, chunk_rows: int) -> int:
+    """Whole months per backfill chunk so that depots x days stays within ``chunk_rows``.
+
+    At least one month; a 2k-depot world fits 24 months in one dbt run, 50k takes three
+    months at a time (each run has a fixed cost of a few seconds, each row costs memory).
+    """
+    if depots <= 0:
+        return CHUNK_MONTHS
+    return max(1, chunk_rows // (depots * 31))
+
+
+def source_scalar(settings: Settings, sql: str, what: str) -> Any:
+    """The single value of a read-only query on the source (DuckDB file or SQL Server).
+
+    Raises DataError when the source (or the table ``what``) cannot be read.
+    """
+    if settings.engine == "sqlserver":
+        return _sqlserver_scalar(sql, what)
+    return _duckdb_scalar(settings, sql, what)
+
+
+def _duckdb_scalar(settings: Settings, sql: str, what: str) -> Any:
     import duckdb
 
     if not settings.source_db.is_file():
@@ -61,14 +100,14 @@ def _duckdb_horizon(settings: Settings) -> Any:
         )
     con = duckdb.connect(str(settings.source_db), read_only=True)
     try:
-        return con.execute(HORIZON_SQL.format(table="dbo.cd_Datei")).fetchall()[0][0]
+        return con.execute(sql).fetchall()[0][0]
     except duckdb.Error as exc:
-        raise DataError(f"cannot read cd_Datei from {settings.source_db}: {exc}") from None
+        raise DataError(f"cannot read {what} from {settings.source_db}: {exc}") from None
     finally:
         con.close()
 
 
-def _sqlserver_horizon() -> Any:
+def _sqlserver_scalar(sql: str, what: str) -> Any:
     from sqlalchemy import text
     from sqlalchemy.exc import SQLAlchemyError
 
@@ -78,11 +117,11 @@ def _sqlserver_horizon() -> Any:
     engine = get_engine_source()
     try:
         with engine.connect() as con:
-            return con.execute(text(HORIZON_SQL.format(table="dbo.cd_Datei"))).scalar()
+            return con.execute(text(sql)).scalar()
     except SQLAlchemyError as exc:  # unreachable server, login, missing table: exit 3
         detail = mask_secrets(str(getattr(exc, "orig", exc)), [cfg.password])
         raise DataError(
-            f"cannot read cd_Datei from SQL Server {cfg.host} database {cfg.source_database}: {detail}"
+            f"cannot read {what} from SQL Server {cfg.host} database {cfg.source_database}: {detail}"
         ) from None
     finally:
         engine.dispose()
@@ -160,28 +199,29 @@ def count_rows(settings: Settings, start: date, end: date) -> dict[str, int]:
 
 
 def backfill(settings: Settings, start: date, end: date,
-             chunk_months: int = CHUNK_MONTHS) -> dict[str, Any]:
+             chunk_months: int | None = None) -> dict[str, Any]:
     """Rebuild aggregates and labels for every Score_Date in [start, end], then test them.
 
-    One ``dbt run`` per chunk of ``chunk_months`` months (each replaces its whole
-    Score_Dates), then one ``dbt test`` over the full range. Returns a summary dict:
-    range, days, aggregate_rows, label_rows, seconds. Raises DbtFailed on any dbt error.
+    One ``dbt run`` per chunk of ``chunk_months`` months (default: as many months as fit
+    ``backfill.chunk_rows`` aggregate rows; each run replaces its whole Score_Dates), then
+    one ``dbt test`` (data tests) over the full range. Returns a summary dict: range, days,
+    aggregate_rows, label_rows, seconds. Raises DbtFailed on any dbt error.
     """
     if end < start:
         raise BadInput(f"end date {end.isoformat()} is before start date {start.isoformat()}")
     t0 = time.monotonic()
+    if chunk_months is None:
+        depots = universe_estimate(settings)
+        chunk_months = chunk_months_for(depots, settings.backfill_chunk_rows)
+        log(f"backfill: ~{depots} depots a day, {chunk_months} month(s) per dbt run")
     chunks = chunk_range(start, end, chunk_months)
-    # one parse for all chunks: they differ only in start/end, which are read at run time
-    manifest = parse_manifest(settings, dbt_vars(settings, start, end))
-    for i, (lo, hi) in enumerate(chunks, 1):
-        t1 = time.monotonic()
-        run_dbt(settings, chunk_args(i, len(chunks)), dbt_vars(settings, lo, hi),
-                manifest=manifest)
-        log(f"backfill {lo.isoformat()}..{hi.isoformat()} ({i}/{len(chunks)}) "
-            f"{time.monotonic() - t1:.1f}s")
-    t1 = time.monotonic()
-    run_dbt(settings, ["test"], dbt_vars(settings, start, end), manifest=manifest)
-    log(f"backfill tests {start.isoformat()}..{end.isoformat()} {time.monotonic() - t1:.1f}s")
+    if len(chunks) == 1:
+        # one chunk: models and data tests in one `dbt build` (one start and parse less)
+        run_dbt(settings, ["build", *NO_UNIT_TESTS], dbt_vars(settings, start, end))
+        log(f"backfill {start.isoformat()}..{end.isoformat()} (1/1, with tests) "
+            f"{time.monotonic() - t0:.1f}s")
+    else:
+        _backfill_chunks(settings, start, end, chunks)
     counts = count_rows(settings, start, end)
     return {
         "range": f"{start.isoformat()}..{end.isoformat()}",
@@ -191,15 +231,30 @@ def backfill(settings: Settings, start: date, end: date,
     }
 
 
+def _backfill_chunks(settings: Settings, start: date, end: date,
+                     chunks: list[tuple[date, date]]) -> None:
+    """One ``dbt run`` per chunk (parsed once), then the data tests over [start, end]."""
+    # one parse for all chunks: they differ only in start/end, which are read at run time
+    manifest = parse_manifest(settings, dbt_vars(settings, start, end))
+    for i, (lo, hi) in enumerate(chunks, 1):
+        t1 = time.monotonic()
+        run_dbt(settings, chunk_args(i, len(chunks)), dbt_vars(settings, lo, hi),
+                manifest=manifest)
+        log(f"backfill {lo.isoformat()}..{hi.isoformat()} ({i}/{len(chunks)}) "
+            f"{time.monotonic() - t1:.1f}s")
+    t1 = time.monotonic()
+    run_dbt(settings, ["test", *NO_UNIT_TESTS], dbt_vars(settings, start, end), manifest=manifest)
+    log(f"backfill tests {start.isoformat()}..{end.isoformat()} {time.monotonic() - t1:.1f}s")
+
+
 def build_day(settings: Settings, day: date) -> dict[str, Any]:
     """The dbt step of the daily run: ``dbt build`` for Score_Date ``day``.
 
     Builds the day's aggregates and labels and refreshes every earlier label that can have
-    changed (censored rows, depots whose first_buy_date changed), with the unit and data
-    tests. Returns {score_date, aggregate_rows, label_rows, seconds}.
+    changed (censored rows, depots whose first_buy_date changed), with the data tests. Returns {score_date, aggregate_rows, label_rows, seconds}.
     """
     t0 = time.monotonic()
-    run_dbt(settings, ["build"], dbt_vars(settings, day, day))
+    run_dbt(settings, ["build", *NO_UNIT_TESTS], dbt_vars(settings, day, day))
     counts = count_rows(settings, day, day)
     seconds = round(time.monotonic() - t0, 1)
     log(f"dbt build {day.isoformat()} {seconds:.1f}s")

@@ -92,6 +92,8 @@ D = "is not a date (expected YYYY-MM-DD)"
     (["backfill"], "Error: give --months N, or both --start-date and --end-date"),
     (["backfill", "--months", "0"],
      "Error: Invalid value for '--months': 0 is not in the range 1<=x<=240."),
+    (["backfill", "--months", "3", "--chunk-months", "0"],
+     "Error: Invalid value for '--chunk-months': 0 is not in the range 1<=x<=240."),
     # horizons
     (["train", "--horizons", "7,x", *TRAIN_DATES], "Error: --horizons: 'x' is not a horizon between 1 and 365 days"),
     (["train", "--horizons", "0", *TRAIN_DATES], "Error: --horizons: '0' is not a horizon between 1 and 365 days"),

@@ -57,6 +57,8 @@ def test_relative_paths_resolve_from_project_root(tmp_path):
         (GOOD + "qc:\n  null_share_max: 3\n", "qc.null_share_max"),
         (GOOD + "duckdb:\n  memory_limit: lots\n", "duckdb.memory_limit"),
         (GOOD + "timeouts_seconds:\n  dbt: -1\n", "timeouts_seconds.dbt"),
+        (GOOD + "backfill:\n  chunk_rows: 0\n", "backfill.chunk_rows"),
+        (GOOD + "backfill:\n  chunk_rows: many\n", "backfill.chunk_rows"),
     ],
 )
 def test_bad_config_is_one_clear_error(tmp_path, text, message):

@@ -9,7 +9,8 @@ import pytest
 
 from ml.config import load_settings
 from ml.errors import BadInput, DataError
-from ml.pipeline import add_months, chunk_args, chunk_range, data_horizon, resolve_backfill_range
+from ml.pipeline import (CHUNK_MONTHS, add_months, chunk_args, chunk_months_for, chunk_range,
+                         data_horizon, resolve_backfill_range, universe_estimate)
 from ml.source import write_source_db
 
 
@@ -66,6 +67,29 @@ def test_bad_combinations(settings, months, start, end, message):
     with pytest.raises(BadInput) as err:
         resolve_backfill_range(settings, months, start, end)
     assert message in str(err.value)
+
+
+def test_universe_is_estimated_from_the_latest_b_file(settings):
+    t = pd.Timestamp("2025-09-01 08:00")
+    files = pd.DataFrame([(1, "B", pd.Timestamp("2025-08-19"), t, "b1"),
+                          (2, " b ", pd.Timestamp("2025-08-20"), t, "b2, padded"),
+                          (3, "U", pd.Timestamp("2025-08-21"), t, "u")],
+                         columns=["Datei_ID", "Datei_Typ", "Datei_Datum", "Import_Zeit", "Datei_Name"])
+    saldo = pd.DataFrame({"Datei_ID": [1] * 5 + [2] * 3, "Depot_Number": list("abcde") + list("abc"),
+                          "Cash_EUR": ["1.00"] * 8})
+    write_source_db(settings.source_db, {"cd_Datei": files, "cd_Saldo": saldo})
+    assert universe_estimate(settings) == 3
+
+
+def test_chunks_hold_at_most_chunk_rows_depot_days():
+    # 2k depots: 4M rows are 64 months of 31 days; 50k: 2 months; never less than one
+    assert chunk_months_for(2_000, 4_000_000) == 64
+    assert chunk_months_for(50_000, 4_000_000) == 2
+    assert chunk_months_for(1_000_000, 4_000_000) == 1
+    assert chunk_months_for(0, 4_000_000) == CHUNK_MONTHS   # no B file: the fixed default
+    for depots in (1, 999, 38_500, 77_777):
+        months = chunk_months_for(depots, 4_000_000)
+        assert months == 1 or depots * 31 * months <= 4_000_000
 
 
 def test_explicit_range_needs_no_source(settings):
