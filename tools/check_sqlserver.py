@@ -41,7 +41,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tools.tsql_scan import ERROR, Finding, check_sql  # noqa: E402
+from tools.tsql_scan import ERROR, WARN, Finding, check_sql  # noqa: E402
 
 DBT_DIR = ROOT / "dbt_project"
 DATE_VARS = {"start_date": "2025-08-01", "end_date": "2025-08-20"}
@@ -257,8 +257,12 @@ def type_findings(types: dict[str, dict[str, str]]) -> list[Finding]:
     return out
 
 
-def column_findings(manifest: dict, types_out: dict | None = None) -> list[Finding]:
+def column_findings(manifest: dict, types_out: dict | None = None,
+                    own_columns: dict | None = None) -> list[Finding]:
     """Every column a model or data test names must exist where it reads it.
+
+    own_columns (alias -> columns, from the full form): an incremental model reads its own
+    stored table ({{ this }}), which has the columns of its full form.
 
     Models are qualified with sqlglot in dependency order against the source tables of
     SPEC §2 and the columns of the models already seen. Catches what DuckDB accepts and
@@ -295,6 +299,10 @@ def column_findings(manifest: dict, types_out: dict | None = None) -> list[Findi
     for key in order:
         node = nodes[key]
         where = f"{node['resource_type']} {node['name']}"
+        if own_columns and node["resource_type"] == "model" and node["alias"] in own_columns:
+            schema.setdefault(node["database"], {}).setdefault(node["schema"], {})[node["alias"]] = {
+                c: (t if t not in ("UNKNOWN", "NULL") else "INT")
+                for c, t in own_columns[node["alias"]].items()}
         try:
             tree = qualify(sqlglot.parse_one(node["compiled_code"], read="tsql"), schema=schema,
                            dialect="tsql", expand_alias_refs=False, validate_qualify_columns=True)
@@ -470,7 +478,8 @@ def main(argv: list[str] | None = None) -> int:
         log("check-sqlserver: resolving every column (both forms)")
         types: dict[str, dict[str, str]] = {}
         for form in ("full", "incremental"):
-            findings += column_findings(load_manifest(work, form), types if form == "full" else None)
+            findings += (column_findings(load_manifest(work, form), types) if form == "full"
+                         else column_findings(load_manifest(work, form), None, types))
         findings += type_findings(types)
         (out / "column_types.json").write_text(json.dumps(types, indent=1, sort_keys=True))
         log("check-sqlserver: rendering hooks and incremental strategy statements")
