@@ -3,6 +3,7 @@
     in their date column and their other columns, so one macro serves both.
 
     staging_model: the stg_ model to classify
+    source_table:  its table in the source (cd_Order / cd_Buchung), for int_file_states
     date_column:   Order_Date / Booking_Date (future_date and stale_date compare it with
                    the file's Datei_Datum)
     value_columns: the columns after Depot_Number, in output order; with the keys they
@@ -10,10 +11,17 @@
 
     Classes in order: file (unknown_file, bad_file, wrong_file_type, superseded_file), the
     row-level classes of staging, future_date, stale_date, then among the valid rows
-    duplicate_row, conflicting_duplicate, repeated_transaction. -#}
-{% macro transaction_rows(staging_model, date_column, value_columns) %}
+    duplicate_row, conflicting_duplicate, repeated_transaction.
+
+    Incremental (docs/dbt.md, *Incremental transaction rows*): a row's class depends on
+    its own file and on the other rows of its Transaction_Number, nothing else. The
+    pre_hook (delete_changed_transaction_rows) deletes every stored row of each number
+    that occurs in a file whose state changed (new, corrected, superseded, late cd_Datei
+    row, rows added or gone); this body then classifies again exactly the numbers that
+    have no stored row left, all their rows together. -#}
+{% macro transaction_rows(staging_model, source_table, date_column, value_columns) %}
 {%- set copy_columns = ['Datei_ID', 'Transaction_Number', 'Depot_Number'] + value_columns %}
-with source_rows as (
+with staged as (
 
     select * from {{ ref(staging_model) }}
 
@@ -25,11 +33,65 @@ files as (
 
 ),
 
+file_states as (
+
+    select * from {{ ref('int_file_states') }}
+    where Source_Table = '{{ source_table }}'
+
+),
+
+{% if is_incremental() %}
+stored_files as (
+
+    select coalesce(Datei_ID, -1) as File_Key, count(*) as Stored_Rows
+    from {{ this }}
+    group by coalesce(Datei_ID, -1)
+
+),
+
+-- after the pre_hook: the files with rows not stored (new files, changed files, files
+-- that held a deleted number); of those, the numbers with no stored row at all
+todo_files as (
+
+    select s.File_Key
+    from file_states as s
+    left join stored_files as t
+        on t.File_Key = s.File_Key
+    where t.File_Key is null or t.Stored_Rows <> s.Source_Rows
+
+),
+
+stored_numbers as (
+
+    select distinct coalesce(Transaction_Number, '') as Number_Key
+    from {{ this }}
+    where coalesce(Datei_ID, -1) in (select File_Key from todo_files)
+
+),
+
+source_rows as (
+
+    select *
+    from staged
+    where coalesce(Datei_ID, -1) in (select File_Key from todo_files)
+        and coalesce(Transaction_Number, '') not in (select Number_Key from stored_numbers)
+
+),
+{% else %}
+source_rows as (
+
+    select * from staged
+
+),
+{% endif %}
+
 with_file as (
 
     select
         r.*,
         f.Datei_Datum,
+        coalesce(f.file_status, 'unknown_file') as File_Status,
+        f.Datei_Typ,
         case
             {{ file_class_branches('f.file_status', 'f.Datei_Typ', 'U') }}
             when r.dq_reason is not null then r.dq_reason
@@ -120,7 +182,11 @@ classified as (
             when copy_no > 1 then 'duplicate_row'
             when n_versions > 1 then 'conflicting_duplicate'
             when delivery_no > 1 then 'repeated_transaction'
-        end as dq_reason
+        end as dq_reason,
+        -- the file state the row was classified with (last: a table stored before these
+        -- columns existed gets them appended, in this order)
+        File_Status,
+        Datei_Typ
     from deliveries
 
     union all
@@ -136,7 +202,9 @@ classified as (
         w.{{ column }},
         {%- endfor %}
         w.is_cancellation,
-        w.row_reason as dq_reason
+        w.row_reason as dq_reason,
+        w.File_Status,
+        w.Datei_Typ
     from with_file as w
     left join repeated_numbers as n
         on n.Transaction_Number = w.Transaction_Number
@@ -145,6 +213,70 @@ classified as (
 )
 
 select * from classified
+{% endmacro %}
+
+{#- Whether the stored rows of relation rel carry File_Status (tables written before the rows
+    were kept between runs do not; the model then starts again from scratch, and
+    on_schema_change='append_new_columns' adds the columns). -#}
+{% macro stored_with_file_state(rel) %}
+    {#- parsing, or compiling offline (force_incremental set: no database to ask) -#}
+    {%- if not execute or var('force_incremental', none) is not none -%}{{ return(true) }}{%- endif -%}
+    {%- set names = adapter.get_columns_in_relation(rel) | map(attribute='name') | map('lower') | list -%}
+    {{ return('file_status' in names) }}
+{% endmacro %}
+
+{#- pre_hook of int_order_rows / int_booking_rows (incremental runs only): delete every
+    stored row of each Transaction_Number (NULL counted as one number, '') that occurs,
+    stored or in the source, in a file whose state changed since its rows were stored: row
+    count, file status, type or day differ from int_file_states, or the file
+    is new or left the source. The model then classifies those numbers again, all their
+    rows together (the duplicate classes compare the rows of one number). Relations are
+    named beside {{ this }} rather than ref()'d: a hook rendered on its own has no refs
+    (the model's body refs them, so dbt builds them first). -#}
+{% macro delete_changed_transaction_rows(staging_model, source_table) %}
+    {%- if is_incremental() and not stored_with_file_state(this) -%}
+        -- stored before the rows carried their file state (an upgrade): classify all again
+        delete from {{ this }}
+    {%- elif is_incremental() -%}
+        {%- set states = api.Relation.create(database=this.database, schema=this.schema,
+                                             identifier='int_file_states') -%}
+        {%- set staged = api.Relation.create(database=this.database, schema=this.schema,
+                                             identifier=staging_model) -%}
+        {%- set changed_files -%}
+            select coalesce(s.File_Key, t.File_Key)
+            from (
+                select File_Key, Source_Rows, File_Status, Datei_Typ, Datei_Datum
+                from {{ states }}
+                where Source_Table = '{{ source_table }}'
+            ) as s
+            full outer join (
+                select
+                    coalesce(Datei_ID, -1) as File_Key,
+                    count(*) as Stored_Rows,
+                    min(File_Status) as File_Status,
+                    min(Datei_Typ) as Datei_Typ,
+                    min(Datei_Datum) as Datei_Datum
+                from {{ this }}
+                group by coalesce(Datei_ID, -1)
+            ) as t
+                on t.File_Key = s.File_Key
+                and t.Stored_Rows = s.Source_Rows
+                and {{ same_file_state('t', 's') }}
+            where s.File_Key is null or t.File_Key is null
+        {%- endset -%}
+        delete from {{ this }}
+        where coalesce(Transaction_Number, '') in (
+            select coalesce(Transaction_Number, '')
+            from {{ this }}
+            where coalesce(Datei_ID, -1) in ({{ changed_files }})
+
+            union
+
+            select coalesce(Transaction_Number, '')
+            from {{ staged }}
+            where coalesce(Datei_ID, -1) in ({{ changed_files }})
+        )
+    {%- endif -%}
 {% endmacro %}
 
 {#- The file classes of rules §1, in order, as `when` branches of a CASE: a row of an unknown,

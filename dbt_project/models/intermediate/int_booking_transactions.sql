@@ -1,16 +1,20 @@
 -- One row per valid booking (the original of its transaction; rules §3, §5) with
 -- known_from and cancelled_from as in int_order_transactions.
-with booking_rows as (
+-- Two import CTEs, each read once: DuckDB materialises a CTE that is read twice (here:
+-- every row of the history) instead of filtering while it scans.
+with originals as (
 
-    select * from {{ ref('int_booking_rows') }}
+    select *
+    from {{ ref('int_booking_rows') }}
+    where dq_reason is null and is_cancellation = 0
 
 ),
 
-originals as (
+cancellation_rows as (
 
-    select *
-    from booking_rows
-    where dq_reason is null and is_cancellation = 0
+    select Transaction_Number, Datei_Datum
+    from {{ ref('int_booking_rows') }}
+    where dq_reason is null and is_cancellation = 1
 
 ),
 
@@ -19,8 +23,7 @@ cancellations as (
     select
         Transaction_Number,
         min(Datei_Datum) as cancelled_from
-    from booking_rows
-    where dq_reason is null and is_cancellation = 1
+    from cancellation_rows
     group by Transaction_Number
 
 )

@@ -18,9 +18,20 @@
 -- deletes the stored files whose row count or file state changed since they were stored
 -- (a correction superseding a file, a late cd_Datei row) or that left the source; those
 -- are then new here and classified again.
+--
+-- Each staging view is read by exactly one CTE: DuckDB materialises a CTE that is read
+-- twice, which here meant computing every staging column of all 74M cd_Bestand rows of
+-- the history (5 s at 50k depots x 24 months) instead of filtering on the file first.
 with saldo as (
 
     select * from {{ ref('stg_provisionen__saldo') }}
+
+),
+
+saldo_without_file as (
+
+    select * from {{ ref('stg_provisionen__saldo') }}
+    where Datei_ID is null
 
 ),
 
@@ -30,9 +41,20 @@ bestand as (
 
 ),
 
+bestand_without_file as (
+
+    select * from {{ ref('stg_provisionen__bestand') }}
+    where Datei_ID is null
+
+),
+
 file_states as (
 
-    select * from {{ ref('int_holdings_file_states') }}
+    select
+        File_Key as Datei_ID, Source_Table, Source_Rows, File_Status, Datei_Typ, Datei_Datum
+    from {{ ref('int_file_states') }}
+    -- rows without a Datei_ID (File_Key -1) are counted on every run (below)
+    where Source_Table in ('cd_Saldo', 'cd_Bestand') and File_Key <> -1
 
 ),
 
@@ -83,8 +105,7 @@ saldo_todo as (
         s.Depot_Number,
         s.Cash_EUR,
         'unknown_file' as row_reason
-    from saldo as s
-    where s.Datei_ID is null
+    from saldo_without_file as s
 
 ),
 
@@ -117,8 +138,7 @@ bestand_todo as (
         b.Units,
         b.Market_Value_EUR,
         'unknown_file' as row_reason
-    from bestand as b
-    where b.Datei_ID is null
+    from bestand_without_file as b
 
 ),
 

@@ -3,17 +3,21 @@
 -- Datei_Datum of a counting U file holding a cancellation row with the same
 -- Transaction_Number (NULL: never cancelled). Also the fund's rule flags (0/1).
 {%- set f = fund() %}
-with order_rows as (
+-- Two import CTEs, each read once: DuckDB materialises a CTE that is read twice (here:
+-- every row of the history) instead of filtering while it scans.
+with originals as (
 
-    select * from {{ ref('int_order_rows') }}
+    select *
+    from {{ ref('int_order_rows') }}
+    where dq_reason is null and is_cancellation = 0
 
 ),
 
-originals as (
+cancellation_rows as (
 
-    select *
-    from order_rows
-    where dq_reason is null and is_cancellation = 0
+    select Transaction_Number, Datei_Datum
+    from {{ ref('int_order_rows') }}
+    where dq_reason is null and is_cancellation = 1
 
 ),
 
@@ -22,8 +26,7 @@ cancellations as (
     select
         Transaction_Number,
         min(Datei_Datum) as cancelled_from
-    from order_rows
-    where dq_reason is null and is_cancellation = 1
+    from cancellation_rows
     group by Transaction_Number
 
 )

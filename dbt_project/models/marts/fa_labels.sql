@@ -76,11 +76,12 @@ to_label as (
 
     union all
 
-    select a.Score_Date, a.Depot_Number
-    from aggregates as a
-    inner join refresh_keys as k
-        on k.Score_Date = a.Score_Date
-        and k.Depot_Number = a.Depot_Number
+    -- a stored label row stands for an aggregate row with Pre_First_Target = 1 that no
+    -- run since has changed (aggregates and labels of a Score_Date are always rebuilt
+    -- together), so its key is taken as it is: joining it back to the aggregates made
+    -- DuckDB materialise every Pre_First_Target row of the history on every run
+    select Score_Date, Depot_Number
+    from refresh_keys
 
 ),
 {% else %}

@@ -1,0 +1,73 @@
+-- The current state of every file that has rows in a source table (rules §1): its row
+-- count per table, file status ('unknown_file' when the Datei_ID is not in cd_Datei),
+-- type and day. The rows without a Datei_ID form one more "file" with File_Key -1.
+-- The incremental models compare it with what they stored: int_holdings_file_quality
+-- counts a cd_Saldo/cd_Bestand file again, int_order_rows / int_booking_rows classify the
+-- transaction numbers of a cd_Order/cd_Buchung file again, when its state changed.
+-- Counting rows per Datei_ID reads one integer column of the source only.
+with saldo as (
+
+    select * from {{ ref('stg_provisionen__saldo') }}
+
+),
+
+bestand as (
+
+    select * from {{ ref('stg_provisionen__bestand') }}
+
+),
+
+orders as (
+
+    select * from {{ ref('stg_provisionen__order') }}
+
+),
+
+bookings as (
+
+    select * from {{ ref('stg_provisionen__buchung') }}
+
+),
+
+files as (
+
+    select * from {{ ref('int_files') }}
+
+),
+
+source_files as (
+
+    select coalesce(Datei_ID, -1) as File_Key, 'cd_Saldo' as Source_Table, count(*) as Source_Rows
+    from saldo
+    group by coalesce(Datei_ID, -1)
+
+    union all
+
+    select coalesce(Datei_ID, -1) as File_Key, 'cd_Bestand' as Source_Table, count(*) as Source_Rows
+    from bestand
+    group by coalesce(Datei_ID, -1)
+
+    union all
+
+    select coalesce(Datei_ID, -1) as File_Key, 'cd_Order' as Source_Table, count(*) as Source_Rows
+    from orders
+    group by coalesce(Datei_ID, -1)
+
+    union all
+
+    select coalesce(Datei_ID, -1) as File_Key, 'cd_Buchung' as Source_Table, count(*) as Source_Rows
+    from bookings
+    group by coalesce(Datei_ID, -1)
+
+)
+
+select
+    s.File_Key,
+    s.Source_Table,
+    s.Source_Rows,
+    coalesce(f.file_status, 'unknown_file') as File_Status,
+    f.Datei_Typ,
+    f.Datei_Datum
+from source_files as s
+left join files as f
+    on f.Datei_ID = s.File_Key
