@@ -344,25 +344,31 @@ def step_score(w: World, repeats: int, deadline) -> None:
     log(f"{w.label}: score {rows} rows in {median_of(runs, 'seconds')} s; phases {med}")
 
 
-def truncated_source(w: World, months: int, h: date) -> Path:
-    """A copy of the world keeping only files of the last ``months`` months (same depots)."""
+def truncated_source(w: World, months: int, h: date, before_h: bool = False) -> Path:
+    """A copy of the world keeping only files of the last ``months`` months (same depots).
+
+    before_h: also without the files of day ``h`` itself: the source as the daily run of
+    ``h`` finds it stored from the day before, so that the run has a day's files to add.
+    """
     import duckdb
 
-    path = w.dir / f"source_{months}m.duckdb"
+    path = w.dir / f"source_{months}m{'_before' if before_h else ''}.duckdb"
     if path.exists():
         return path
     cutoff = date(h.year - (months // 12) - (1 if (h.month - months % 12) < 1 else 0),
                   (h.month - months % 12 - 1) % 12 + 1, h.day)
+    last = h - timedelta(days=1) if before_h else date(9999, 12, 31)
     con = duckdb.connect(str(path))
     con.execute(f"ATTACH '{w.source}' AS s (READ_ONLY)")
     con.execute("CREATE SCHEMA IF NOT EXISTS dbo")
     con.execute("CREATE TABLE dbo.cd_Datei AS SELECT * FROM s.dbo.cd_Datei "
-                "WHERE Datei_Datum > ? OR Datei_Datum IS NULL", [cutoff])
+                "WHERE (Datei_Datum > ? AND Datei_Datum <= ?) OR Datei_Datum IS NULL",
+                [cutoff, last])
     for t in ("cd_Order", "cd_Buchung", "cd_Saldo", "cd_Bestand"):
         # rows of dropped files go; rows naming no file at all (bad rows) stay
         con.execute(f"CREATE TABLE dbo.{t} AS SELECT * FROM s.dbo.{t} WHERE Datei_ID NOT IN "
-                    "(SELECT Datei_ID FROM s.dbo.cd_Datei WHERE Datei_Datum <= ? "
-                    "AND Datei_ID IS NOT NULL)", [cutoff])
+                    "(SELECT Datei_ID FROM s.dbo.cd_Datei WHERE (Datei_Datum <= ? OR Datei_Datum > ?) "
+                    "AND Datei_ID IS NOT NULL)", [cutoff, last])
     con.close()
     return path
 
@@ -378,22 +384,29 @@ def copy_registry(src_db: Path, dst_db: Path) -> None:
 
 
 def step_daily(w: World, repeats: int, deadline, histories: Sequence[int] = (3, 12, 24)) -> None:
+    """``daily --date h`` after 3, 12 and 24 months, each run on a fresh copy of the state
+    of the day before: a backfill up to h-1 on the source without day h's files, then the
+    daily run on the source with them (so it has a day's new files to classify, as in
+    production; a rerun on an unchanged source would have nothing new to do)."""
     h = horizon_of(w)
     for months in histories:
-        if months == 24:
-            source, target = w.source, w.target
-        else:
-            source, target = truncated_source(w, months, h), w.dir / f"fa_{months}m.duckdb"
-            target.unlink(missing_ok=True)
-            env = w.env(source, target)
-            log(f"{w.label}: backfill of {months} months before {h} for the daily run")
-            first = query(source, "SELECT min(Datei_Datum) FROM dbo.cd_Datei")[0][0]
-            w.orchestrate(["backfill", "--start-date", first.isoformat(), "--end-date",
-                           (h - timedelta(days=1)).isoformat()], f"daily-prep-{months}m", deadline, env)
-            copy_registry(w.target, target)
+        source = truncated_source(w, months, h)
+        before = truncated_source(w, months, h, before_h=True)
+        prepared = w.dir / f"fa_{months}m_before.duckdb"
+        target = w.dir / f"fa_{months}m.duckdb"
+        for p in (prepared, Path(str(prepared) + ".wal")):
+            p.unlink(missing_ok=True)
+        log(f"{w.label}: backfill of {months} months before {h} for the daily run")
+        first = query(before, "SELECT min(Datei_Datum) FROM dbo.cd_Datei")[0][0]
+        w.orchestrate(["backfill", "--start-date", first.isoformat(), "--end-date",
+                       (h - timedelta(days=1)).isoformat()], f"daily-prep-{months}m", deadline,
+                      w.env(before, prepared))
+        copy_registry(w.target, prepared)
         env = w.env(source, target)
         runs = []
         for i in range(repeats):
+            shutil.copyfile(prepared, target)
+            Path(str(target) + ".wal").unlink(missing_ok=True)
             log(f"{w.label}: daily --date {h} after {months} months (run {i + 1}/{repeats})")
             # exit 5 = QC alert: the run completed, the demo world may well alert
             r = w.orchestrate(["daily", "--date", h.isoformat()], f"daily-{months}m-{i}", deadline,
