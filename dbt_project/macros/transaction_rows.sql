@@ -21,6 +21,9 @@
     have no stored row left, all their rows together. -#}
 {% macro transaction_rows(staging_model, source_table, date_column, value_columns) %}
 {%- set copy_columns = ['Datei_ID', 'Transaction_Number', 'Depot_Number'] + value_columns %}
+{%- set hashed_columns = ['Datei_ID', 'Datei_Datum', 'Transaction_Number', 'Depot_Number'] + value_columns + ['is_cancellation'] %}
+{%- set w_hashed_columns = [] %}
+{%- for column in hashed_columns %}{% do w_hashed_columns.append('w.' ~ column) %}{% endfor %}
 with staged as (
 
     select * from {{ ref(staging_model) }}
@@ -183,10 +186,12 @@ classified as (
             when n_versions > 1 then 'conflicting_duplicate'
             when delivery_no > 1 then 'repeated_transaction'
         end as dq_reason,
-        -- the file state the row was classified with (last: a table stored before these
-        -- columns existed gets them appended, in this order)
+        -- the file state the row was classified with, and the row's hash (for the depot
+        -- signatures, macros/depot_signatures.sql); last: a table stored before these
+        -- columns existed gets them appended, in this order
         File_Status,
-        Datei_Typ
+        Datei_Typ,
+        {{ row_hash(hashed_columns + ["case when copy_no > 1 then 'duplicate_row' when n_versions > 1 then 'conflicting_duplicate' when delivery_no > 1 then 'repeated_transaction' end"]) }} as Row_Hash
     from deliveries
 
     union all
@@ -204,25 +209,39 @@ classified as (
         w.is_cancellation,
         w.row_reason as dq_reason,
         w.File_Status,
-        w.Datei_Typ
+        w.Datei_Typ,
+        {{ row_hash(w_hashed_columns + ['w.row_reason']) }} as Row_Hash
     from with_file as w
     left join repeated_numbers as n
         on n.Transaction_Number = w.Transaction_Number
     where not (w.row_reason is null and w.is_cancellation = 0 and n.Transaction_Number is not null)
 
+),
+
+-- the depot of each number's valid original (one per number: later deliveries are
+-- repeated_transaction rows)
+original_depots as (
+
+    select Transaction_Number, min(Depot_Number) as Original_Depot
+    from classified
+    where dq_reason is null and is_cancellation = 0
+    group by Transaction_Number
+
 )
 
-select * from classified
-{% endmacro %}
-
-{#- Whether the stored rows of relation rel carry File_Status (tables written before the rows
-    were kept between runs do not; the model then starts again from scratch, and
-    on_schema_change='append_new_columns' adds the columns). -#}
-{% macro stored_with_file_state(rel) %}
-    {#- parsing, or compiling offline (force_incremental set: no database to ask) -#}
-    {%- if not execute or var('force_incremental', none) is not none -%}{{ return(true) }}{%- endif -%}
-    {%- set names = adapter.get_columns_in_relation(rel) | map(attribute='name') | map('lower') | list -%}
-    {{ return('file_status' in names) }}
+select
+    c.*,
+    -- the depot whose transactions the row can change (macros/depot_signatures.sql): a
+    -- valid cancellation row changes its original's cancelled_from, whatever depot it
+    -- names (often none); every other row its own depot
+    case
+        when c.dq_reason is null and c.is_cancellation = 1 and o.Original_Depot is not null
+            then o.Original_Depot
+        else c.Depot_Number
+    end as Signature_Depot
+from classified as c
+left join original_depots as o
+    on o.Transaction_Number = c.Transaction_Number
 {% endmacro %}
 
 {#- pre_hook of int_order_rows / int_booking_rows (incremental runs only): delete every
@@ -234,8 +253,9 @@ select * from classified
     named beside {{ this }} rather than ref()'d: a hook rendered on its own has no refs
     (the model's body refs them, so dbt builds them first). -#}
 {% macro delete_changed_transaction_rows(staging_model, source_table) %}
-    {%- if is_incremental() and not stored_with_file_state(this) -%}
-        -- stored before the rows carried their file state (an upgrade): classify all again
+    {%- if is_incremental() and not stored_with_columns(this, ['File_Status', 'Datei_Typ', 'Row_Hash', 'Signature_Depot']) -%}
+        -- stored before the rows carried their file state, hash and signature depot (an
+        -- upgrade): classify all again
         delete from {{ this }}
     {%- elif is_incremental() -%}
         {%- set states = api.Relation.create(database=this.database, schema=this.schema,

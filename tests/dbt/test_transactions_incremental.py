@@ -8,8 +8,10 @@ for rows that were unknown_file, an earlier-dated delivery turns a stored first 
 into a repeated_transaction, a row is removed from a stored file, rows without a Datei_ID
 or a Transaction_Number appear. The incremental run must give the same row tables as a
 build from scratch on the changed source, and the marts must agree with the reference.
-int_booking_rows is first put back into the shape of a release before this (no file state
-columns): the run must start it again from scratch instead of failing (an upgrade).
+The transactions and feature deltas, kept per depot, must equal the build from scratch too.
+int_booking_rows, int_booking_transactions and int_feature_deltas are first put back into
+the shape of a release before this (no file state, hash or signature columns): the run
+must start them again from scratch instead of failing (an upgrade).
 """
 
 from __future__ import annotations
@@ -28,16 +30,19 @@ pytestmark = pytest.mark.slow
 
 DAY = date(2025, 4, 30)
 ROW_TABLES = ("int_order_rows", "int_booking_rows")
+# kept between runs per depot (macros/depot_signatures.sql)
+DEPOT_TABLES = ("int_order_transactions", "int_booking_transactions", "int_feature_deltas")
 
 
 def _rows(db: Path) -> dict[str, pd.DataFrame]:
-    """Both row tables, every column as text (NULL as "NULL"), sorted: comparable as multisets."""
+    """The incremental tables, every column as text (NULL as "NULL"), sorted: comparable as
+    multisets."""
     import duckdb
 
     con = duckdb.connect(str(db), read_only=True)
     try:
         out = {}
-        for table in ROW_TABLES:
+        for table in ROW_TABLES + DEPOT_TABLES:
             df = con.sql(f"SELECT * FROM dbo.{table}").df()
             df = df.astype(object).where(df.notna(), "NULL").astype(str)
             out[table] = df.sort_values(list(df.columns)).reset_index(drop=True)
@@ -50,14 +55,18 @@ def _reasons(rows: pd.DataFrame, number: str) -> list[str]:
     return sorted(rows.loc[rows["Transaction_Number"] == number, "dq_reason"].tolist())
 
 
-def _as_before_upgrade(db: Path, table: str) -> None:
-    """The table as a release before the incremental rows stored it (no file state)."""
+def _as_before_upgrade(db: Path) -> None:
+    """Tables as a release before they were kept between runs stored them: booking rows
+    without file state and hash, booking transactions and deltas without signatures."""
     import duckdb
 
     con = duckdb.connect(str(db))
     try:
-        con.execute(f"ALTER TABLE dbo.{table} DROP COLUMN File_Status")
-        con.execute(f"ALTER TABLE dbo.{table} DROP COLUMN Datei_Typ")
+        for table, columns in (("int_booking_rows", ("File_Status", "Datei_Typ", "Row_Hash", "Signature_Depot")),
+                               ("int_booking_transactions", ("Sig_Rows", "Sig_Hash")),
+                               ("int_feature_deltas", ("Sig_Rows", "Sig_Hash"))):
+            for column in columns:
+                con.execute(f"ALTER TABLE dbo.{table} DROP COLUMN {column}")
     finally:
         con.close()
 
@@ -76,6 +85,9 @@ def runs(tmp_path_factory):
     # a row that will be removed from its file
     w.order(u("2025-03-21"), "GONE-1", "SUP1", "2025-03-21", amount="1300.00")
     w.order(u("2025-03-21"), "STAY-1", "SUP1", "2025-03-21", amount="1400.00")
+    # an order whose later cancellation row names no depot
+    w.depot("CXL9")
+    w.order(u("2025-04-01"), "NODEP-CXL", "CXL9", "2025-04-01", amount="1500.00")
     out = {}
     with pytest.MonkeyPatch.context() as mp:
         h = DbtHarness(root, mp)
@@ -93,6 +105,8 @@ def runs(tmp_path_factory):
         #                                                     (a correction of u(04-10))
         early = w.file(9960, "U", "2025-03-19", "2025-03-21 07:00")   # a late correction
         w.order(early, "REPEAT-1", "SUP1", "2025-03-18", amount="1100.00")
+        w.order(u("2025-04-29"), "NODEP-CXL", None, "2025-04-01", amount="1500.00",
+                remark="Storno")                              # no depot: CXL9's transaction changes
         w.order(None, "NOFILE-1", "SUP1", "2025-04-01", amount="1000.00")
         w.order(u("2025-04-28"), None, "SUP1", "2025-04-28", amount="1000.00")
         w.booking(u("2025-04-28"), "DEP-NEW", "SUP1", "2025-04-28", amount="700.00")
@@ -100,7 +114,7 @@ def runs(tmp_path_factory):
         orders = frames["cd_Order"]
         frames["cd_Order"] = orders[orders["Transaction_Number"] != "GONE-1"].reset_index(drop=True)
         h.write_source(frames)
-        _as_before_upgrade(h.target_db, "int_booking_rows")
+        _as_before_upgrade(h.target_db)
         h.dbt(DAY, DAY)                                       # incremental run
         out["second"] = _rows(h.target_db)
         out["marts"] = (h.read(), h.reference(DAY, DAY))
@@ -121,13 +135,17 @@ def test_changes_are_visible(runs):
     assert "GONE-1" not in set(second["Transaction_Number"])
     # u(03-03), u(03-19) and u(04-10) were corrected by later deliveries
     assert (second["dq_reason"] == "superseded_file").sum() > (first["dq_reason"] == "superseded_file").sum()
+    tx_first, tx = runs["first"]["int_order_transactions"], runs["second"]["int_order_transactions"]
+    cancelled = {t: frame.loc[frame["Transaction_Number"] == "NODEP-CXL", "cancelled_from"].tolist()
+                 for t, frame in (("first", tx_first), ("second", tx))}
+    assert cancelled == {"first": ["NULL"], "second": ["2025-04-29 00:00:00"]}
     bookings = runs["second"]["int_booking_rows"]
     assert _reasons(bookings, "LATEFILE-B") == ["NULL"]
     assert "DEP-NEW" in set(bookings["Transaction_Number"])
 
 
-@pytest.mark.parametrize("table", ROW_TABLES)
-def test_incremental_rows_equal_build_from_scratch(runs, table):
+@pytest.mark.parametrize("table", ROW_TABLES + DEPOT_TABLES)
+def test_incremental_tables_equal_build_from_scratch(runs, table):
     got, scratch = runs["second"][table], runs["scratch"][table]
     assert len(got) == len(scratch)
     pd.testing.assert_frame_equal(got, scratch)

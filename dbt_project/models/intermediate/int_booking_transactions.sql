@@ -1,32 +1,18 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        pre_hook="{{ delete_changed_depots(row_signatures(sibling('int_booking_rows'))) }}",
+        on_schema_change='append_new_columns',
+    )
+}}
 -- One row per valid booking (the original of its transaction; rules §3, §5) with
 -- known_from and cancelled_from as in int_order_transactions.
--- Two import CTEs, each read once: DuckDB materialises a CTE that is read twice (here:
--- every row of the history) instead of filtering while it scans.
-with originals as (
-
-    select *
-    from {{ ref('int_booking_rows') }}
-    where dq_reason is null and is_cancellation = 0
-
-),
-
-cancellation_rows as (
-
-    select Transaction_Number, Datei_Datum
-    from {{ ref('int_booking_rows') }}
-    where dq_reason is null and is_cancellation = 1
-
-),
-
-cancellations as (
-
-    select
-        Transaction_Number,
-        min(Datei_Datum) as cancelled_from
-    from cancellation_rows
-    group by Transaction_Number
-
-)
+-- Kept between runs per depot: a run recomputes the depots whose row signature changed
+-- (macros/depot_signatures.sql); Sig_Rows / Sig_Hash are the signature each row was
+-- computed from.
+{%- set incremental = is_incremental() and stored_with_columns(this, ['Sig_Rows', 'Sig_Hash']) %}
+with {{ transaction_imports('int_booking_rows', incremental) }}
 
 select
     b.Transaction_Number,
@@ -36,7 +22,11 @@ select
     b.Amount_EUR,
     b.Datei_ID,
     b.Datei_Datum as known_from,
-    c.cancelled_from
+    c.cancelled_from,
+    s.Sig_Rows,
+    s.Sig_Hash
 from originals as b
 left join cancellations as c
     on c.Transaction_Number = b.Transaction_Number
+inner join row_signatures as s
+    on s.Depot_Number = b.Depot_Number

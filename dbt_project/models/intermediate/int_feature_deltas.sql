@@ -19,8 +19,48 @@
 --     at change points (the known_from of a never-cancelled buy that lowers the running
 --     minimum, known_from/cancelled_from of cancelled buys); on a segment with value f
 --     the ISIN counts on [segment start, min(next change point, f + 90)).
+--
+-- Kept between runs per depot: a run recomputes the depots whose transaction signature
+-- changed (macros/depot_signatures.sql); Sig_Rows / Sig_Hash are the signature each delta
+-- row was computed from.
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        pre_hook="{{ delete_changed_depots(transaction_signatures(sibling('int_order_transactions'), sibling('int_booking_transactions'))) }}",
+        on_schema_change='append_new_columns',
+    )
+}}
 {%- set cols = feature_delta_columns() %}
-with orders as (
+{%- set incremental = is_incremental() and stored_with_columns(this, ['Sig_Rows', 'Sig_Hash']) %}
+with transaction_signatures as (
+
+    {{ transaction_signatures(ref('int_order_transactions'), ref('int_booking_transactions')) }}
+
+),
+
+{% if incremental -%}
+changed as (
+
+    {{ changed_depots('transaction_signatures', this) }}
+
+),
+
+orders as (
+
+    select * from {{ ref('int_order_transactions') }}
+    where Depot_Number in (select Depot_Number from changed)
+
+),
+
+bookings as (
+
+    select * from {{ ref('int_booking_transactions') }}
+    where Depot_Number in (select Depot_Number from changed)
+
+),
+{%- else -%}
+orders as (
 
     select * from {{ ref('int_order_transactions') }}
 
@@ -31,6 +71,7 @@ bookings as (
     select * from {{ ref('int_booking_transactions') }}
 
 ),
+{%- endif %}
 
 order_windows as (
 
@@ -333,4 +374,10 @@ deltas as (
 
 )
 
-select * from deltas
+select
+    d.*,
+    s.Sig_Rows,
+    s.Sig_Hash
+from deltas as d
+inner join transaction_signatures as s
+    on s.Depot_Number = d.Depot_Number

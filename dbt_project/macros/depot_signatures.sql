@@ -1,0 +1,157 @@
+{#- Per-depot signatures: how the transaction models and int_feature_deltas, kept between
+    runs, find the depots whose inputs changed since they were computed (docs/dbt.md,
+    *Incremental models*). Everything downstream of the row tables is per depot, so a run
+    recomputes exactly the depots whose signature differs from the one stored with their
+    rows, and leaves every other depot's rows as they are.
+
+    A signature is (Sig_Rows, Sig_Hash): a count and a sum of row hashes. Reading them is
+    a scan of three narrow columns, not a rebuild. -#}
+
+{#- A row's hash: a 64-bit hash of its columns reduced to 30 bits, so that a depot's sum
+    fits a BIGINT. Only used to notice change: equal sums for different rows would need a
+    collision of the sum (about 1 in 10^9 per changed depot). -#}
+{% macro row_hash(columns) %}{{ return(adapter.dispatch('row_hash')(columns)) }}{% endmacro %}
+{% macro default__row_hash(columns) -%}
+cast(hash({{ columns | join(', ') }}) % 1000000007 as bigint)
+{%- endmacro %}
+{% macro sqlserver__row_hash(columns) -%}
+cast(checksum({{ columns | join(', ') }}) as bigint)
+{%- endmacro %}
+
+{#- The signature of each depot's rows in a row table (int_order_rows / int_booking_rows),
+    by Signature_Depot: its own rows (any class), and the valid cancellation rows of the
+    numbers whose valid original is in the depot (such a row may name no depot or another
+    one, and it changes the original's cancelled_from). Columns: Depot_Number, Sig_Rows,
+    Sig_Hash. -#}
+{% macro row_signatures(rows) -%}
+    select
+        Signature_Depot as Depot_Number,
+        cast(count(*) as bigint) as Sig_Rows,
+        cast(sum(Row_Hash) as bigint) as Sig_Hash
+    from {{ rows }}
+    where Signature_Depot is not null
+    group by Signature_Depot
+{%- endmacro %}
+
+{#- The signature of each depot's transactions over both transaction tables (the
+    signatures their rows were computed from). Columns: Depot_Number, Sig_Rows, Sig_Hash. -#}
+{% macro transaction_signatures(orders, bookings) -%}
+    select Depot_Number, cast(sum(Sig_Rows) as bigint) as Sig_Rows, cast(sum(Sig_Hash) as bigint) as Sig_Hash
+    from (
+        select distinct Depot_Number, Sig_Rows, Sig_Hash from {{ orders }}
+
+        union all
+
+        select distinct Depot_Number, Sig_Rows, Sig_Hash from {{ bookings }}
+    ) as parts
+    group by Depot_Number
+{%- endmacro %}
+
+{#- The depots whose current signature (a relation or CTE with Depot_Number, Sig_Rows,
+    Sig_Hash) differs from the one stored with their rows in `stored`, including depots
+    that are new or have gone. -#}
+{% macro changed_depots(current, stored) -%}
+    select coalesce(c.Depot_Number, s.Depot_Number) as Depot_Number
+    from {{ current }} as c
+    full outer join (
+        select Depot_Number, min(Sig_Rows) as Sig_Rows, min(Sig_Hash) as Sig_Hash
+        from {{ stored }}
+        group by Depot_Number
+    ) as s
+        on s.Depot_Number = c.Depot_Number
+        and s.Sig_Rows = c.Sig_Rows
+        and s.Sig_Hash = c.Sig_Hash
+    where c.Depot_Number is null or s.Depot_Number is null
+{%- endmacro %}
+
+{#- pre_hook of a per-depot incremental model: delete the stored rows of every changed
+    depot (the model then computes those depots again); everything, when the stored table
+    predates the signature columns (an upgrade). `current_sql` is the SELECT of the
+    current signatures; relations are named beside {{ this }} by the caller, since a hook
+    rendered on its own has no refs. -#}
+{% macro delete_changed_depots(current_sql) %}
+    {%- if is_incremental() and not stored_with_columns(this, ['Sig_Rows', 'Sig_Hash']) -%}
+        delete from {{ this }}
+    {%- elif is_incremental() -%}
+        delete from {{ this }}
+        where Depot_Number in (
+            {{ changed_depots('(' ~ current_sql ~ ')', this) }}
+        )
+    {%- endif -%}
+{% endmacro %}
+
+{#- Relations a model's hooks name beside {{ this }} (same database and schema). -#}
+{% macro sibling(identifier) %}
+    {{ return(api.Relation.create(database=this.database, schema=this.schema, identifier=identifier)) }}
+{% endmacro %}
+
+{#- Whether the stored table `rel` has all these columns (case-insensitive). Tables written
+    by a release before a model was kept between runs lack them; the model then starts
+    again from scratch, and on_schema_change='append_new_columns' adds them. -#}
+{% macro stored_with_columns(rel, names) %}
+    {#- parsing, or compiling offline (force_incremental set: no database to ask) -#}
+    {%- if not execute or var('force_incremental', none) is not none -%}{{ return(true) }}{%- endif -%}
+    {%- set have = adapter.get_columns_in_relation(rel) | map(attribute='name') | map('lower') | list -%}
+    {%- for name in names -%}
+        {%- if name | lower not in have -%}{{ return(false) }}{%- endif -%}
+    {%- endfor -%}
+    {{ return(true) }}
+{% endmacro %}
+
+{#- The import CTEs of int_order_transactions / int_booking_transactions (one macro, the
+    two differ only in their rows model and final columns): row_signatures (per depot),
+    originals (the valid originals: of the changed depots only on an incremental run),
+    cancellations (earliest counting-file day of a valid cancellation row per number).
+    incremental: the model's is_incremental() (called in the model itself, where unit
+    tests can override it) and its stored table has the signature columns.
+    Each staging read is its own CTE, read once: DuckDB materialises a CTE read twice. -#}
+{% macro transaction_imports(rows_model, incremental) %}
+row_signatures as (
+
+    {{ row_signatures(ref(rows_model)) }}
+
+),
+
+{% if incremental -%}
+changed as (
+
+    {{ changed_depots('row_signatures', this) }}
+
+),
+
+originals as (
+
+    select *
+    from {{ ref(rows_model) }}
+    where dq_reason is null and is_cancellation = 0
+        and Depot_Number in (select Depot_Number from changed)
+
+),
+{%- else -%}
+originals as (
+
+    select *
+    from {{ ref(rows_model) }}
+    where dq_reason is null and is_cancellation = 0
+
+),
+{%- endif %}
+
+cancellation_rows as (
+
+    select Transaction_Number, Datei_Datum
+    from {{ ref(rows_model) }}
+    where dq_reason is null and is_cancellation = 1
+
+),
+
+cancellations as (
+
+    select
+        Transaction_Number,
+        min(Datei_Datum) as cancelled_from
+    from cancellation_rows
+    group by Transaction_Number
+
+)
+{%- endmacro %}
