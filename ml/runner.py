@@ -10,11 +10,12 @@ run ends with exit code 7 (docs/operations.md).
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
 from datetime import date, timedelta
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import pandas as pd
 
@@ -41,6 +42,23 @@ class StepFailed(FAError):
         self.step = step
 
 
+# A step killed by the time limit (or by the OS) leaves multiprocessing's resource tracker
+# behind, which then warns about the semaphores it cleans up, on the shared stderr and
+# after this runner's own final "Error: ..." line. The warning says nothing the error
+# line does not; it is filtered in the children (their tracker inherits the filter).
+TRACKER_WARNING = "ignore::UserWarning:multiprocessing.resource_tracker"
+
+
+def step_env(environ: Mapping[str, str]) -> dict[str, str]:
+    """The environment of a step: ours, plus the filter for the resource tracker's warning."""
+    env = dict(environ)
+    filters = [f for f in env.get("PYTHONWARNINGS", "").split(",") if f]
+    if TRACKER_WARNING not in filters:
+        filters.append(TRACKER_WARNING)
+    env["PYTHONWARNINGS"] = ",".join(filters)
+    return env
+
+
 def run_step(step: str, args: Sequence[str], timeout: float | None) -> float:
     """Run ``python orchestrate.py <args>`` as a child; return its seconds.
 
@@ -48,12 +66,13 @@ def run_step(step: str, args: Sequence[str], timeout: float | None) -> float:
     (the child is killed) or StepFailed (the child's exit code).
     """
     cmd = [sys.executable, str(ORCHESTRATE), *map(str, args)]
+    env = step_env(os.environ)
     limit = f" (time limit {int(timeout)} s)" if timeout else ""
     log(f"==> {step}: orchestrate.py {' '.join(map(str, args))}{limit}")
     t0 = time.monotonic()
     sys.stdout.flush()
     try:
-        proc = subprocess.run(cmd, timeout=timeout, cwd=str(PROJECT_ROOT))
+        proc = subprocess.run(cmd, timeout=timeout, cwd=str(PROJECT_ROOT), env=env)
     except subprocess.TimeoutExpired:  # subprocess.run has killed the child already
         raise StepTimeout(
             f"step '{step}' exceeded its time limit of {int(timeout)} s and was stopped; "

@@ -89,3 +89,13 @@ def test_demo_windows_from_the_data():
                  "test_start": date(2025, 5, 23), "test_end": date(2025, 7, 21)}
     with pytest.raises(DataError, match="too short"):
         runner.demo_windows(date(2025, 1, 1), date(2025, 8, 20), 30)
+
+
+def test_steps_filter_the_resource_tracker_warning_and_keep_other_filters():
+    from ml.runner import TRACKER_WARNING, step_env
+
+    env = step_env({"PATH": "/bin", "PYTHONWARNINGS": "error::DeprecationWarning"})
+    assert env["PATH"] == "/bin"
+    assert env["PYTHONWARNINGS"].split(",") == ["error::DeprecationWarning", TRACKER_WARNING]
+    assert step_env({})["PYTHONWARNINGS"] == TRACKER_WARNING
+    assert step_env(env)["PYTHONWARNINGS"] == env["PYTHONWARNINGS"]   # added once
