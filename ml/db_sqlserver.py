@@ -435,6 +435,22 @@ class SqlServerDatabase(Database):
                 df[name] = pd.to_numeric(df[name], errors="coerce").astype("float64")
         return df
 
+    def scalar(self, sql: str, params: Sequence = ()) -> Any:
+        """The first column of the first row (None when no row), without a DataFrame."""
+        params = [_py_value(p) for p in params]
+        check_params(sql, len(params))
+        cur = self._cursor()
+        try:
+            cur.execute(sql, params) if params else cur.execute(sql)
+            row = cur.fetchone() if cur.description is not None else None
+        except Exception as exc:
+            if _is_driver_error(exc):
+                raise self._fail(exc, sql) from None
+            raise
+        finally:
+            cur.close()
+        return row[0] if row else None
+
     def execute(self, sql: str, params: Sequence = ()) -> None:
         params = [_py_value(p) for p in params]
         check_params(sql, len(params))

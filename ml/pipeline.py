@@ -195,11 +195,10 @@ def count_rows(settings: Settings, start: date, end: date) -> dict[str, int]:
             if not db.table_exists(table):
                 out[key] = 0
                 continue
-            df = db.query_df(
-                f"SELECT count(*) AS n FROM dbo.{table} WHERE Score_Date BETWEEN ? AND ?",
+            out[key] = int(db.scalar(
+                f"SELECT count(*) FROM dbo.{table} WHERE Score_Date BETWEEN ? AND ?",
                 [start, end],
-            )
-            out[key] = int(df["n"].iloc[0])
+            ))
     return out
 
 

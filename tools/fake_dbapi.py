@@ -124,5 +124,8 @@ class FakeCursor:
         rows, self._rows = self._rows, []
         return rows
 
+    def fetchone(self) -> tuple | None:
+        return self._rows.pop(0) if self._rows else None
+
     def close(self) -> None:
         pass

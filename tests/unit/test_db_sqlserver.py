@@ -300,6 +300,18 @@ def test_query_df_returns_duckdb_like_dtypes():
     assert df["Depot_Number"].iloc[0] == "001"
 
 
+def test_scalar_returns_the_first_value_or_none():
+    con = FakeConnection()
+    con.respond("count(*) FROM dbo.CD_FA_AGG_BUY_DEMO", ["n"], [(42,)], types=[int])
+    db = SqlServerDatabase(con)
+    assert db.scalar("SELECT count(*) FROM dbo.CD_FA_AGG_BUY_DEMO WHERE Score_Date BETWEEN ? AND ?",
+                     [date(2025, 8, 1), date(2025, 8, 20)]) == 42
+    con.respond("FROM dbo.EMPTY", ["n"], [], types=[int])
+    assert db.scalar("SELECT n FROM dbo.EMPTY") is None
+    with pytest.raises(BadInput):
+        db.scalar("SELECT 1", list(range(MAX_PARAMS)))
+
+
 def test_table_exists_asks_information_schema():
     con = FakeConnection()
     con.respond("INFORMATION_SCHEMA.TABLES", ["found"], [(1,)], types=[int])

@@ -117,3 +117,18 @@ def test_chunk_args_build_data_quality_once_and_range_models_after_the_first():
     assert chunk_args(1, 3) == ["run", "--exclude", "fa_data_quality"]
     assert chunk_args(2, 3) == ["run", "--select", "int_score_dates+", "--exclude", "fa_data_quality"]
     assert chunk_args(3, 3) == ["run", "--select", "int_score_dates+", "fa_data_quality"]
+
+
+def test_count_rows_counts_the_range_and_zero_for_missing_tables(settings):
+    import duckdb
+
+    from ml.pipeline import count_rows
+
+    con = duckdb.connect(str(settings.duckdb_path))
+    con.execute("CREATE SCHEMA dbo")
+    con.execute(f"CREATE TABLE dbo.{settings.agg_table} (Score_Date DATE, Depot_Number VARCHAR)")
+    con.execute(f"INSERT INTO dbo.{settings.agg_table} VALUES "
+                "('2025-08-19', 'a'), ('2025-08-20', 'a'), ('2025-08-20', 'b'), ('2025-08-21', 'a')")
+    con.close()
+    assert count_rows(settings, date(2025, 8, 20), date(2025, 8, 21)) == {
+        "aggregate_rows": 3, "label_rows": 0}
