@@ -41,7 +41,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import pandas as pd
 
@@ -404,27 +404,40 @@ class SqlServerDatabase(Database):
         text = mask_secrets(str(exc), self._secrets)
         return DataError(f"SQL Server: {text} (statement: {sql.strip()[:120]})")
 
-    def query_df(self, sql: str, params: Sequence = ()) -> pd.DataFrame:
-        """Run a query; DATE/DATETIME columns come back as datetime64, DECIMAL as float.
+    def _run(self, sql: str, params: Sequence, read: Callable[[Any], Any]) -> Any:
+        """Execute one statement on its own cursor and return ``read(cursor)``.
 
-        Those are the dtypes DuckDB returns, so callers see the same frame on both engines.
+        Parameters are converted and counted first (BadInput over the limit); driver errors
+        become DataError with the statement named; the cursor is always closed.
         """
         params = [_py_value(p) for p in params]
         check_params(sql, len(params))
         cur = self._cursor()
         try:
             cur.execute(sql, params) if params else cur.execute(sql)
-            if cur.description is None:
-                return pd.DataFrame()
-            names = [d[0] for d in cur.description]
-            kinds = [d[1] for d in cur.description]
-            rows = [tuple(r) for r in cur.fetchall()]
+            return read(cur)
         except Exception as exc:
             if _is_driver_error(exc):
                 raise self._fail(exc, sql) from None
             raise
         finally:
             cur.close()
+
+    def query_df(self, sql: str, params: Sequence = ()) -> pd.DataFrame:
+        """Run a query; DATE/DATETIME columns come back as datetime64, DECIMAL as float.
+
+        Those are the dtypes DuckDB returns, so callers see the same frame on both engines.
+        """
+        def read(cur: Any) -> tuple[list, list, list] | None:
+            if cur.description is None:
+                return None
+            return ([d[0] for d in cur.description], [d[1] for d in cur.description],
+                    [tuple(r) for r in cur.fetchall()])
+
+        result = self._run(sql, params, read)
+        if result is None:
+            return pd.DataFrame()
+        names, kinds, rows = result
         df = pd.DataFrame.from_records(rows, columns=names) if rows else pd.DataFrame(
             {n: pd.Series([], dtype=object) for n in names}
         )
@@ -437,32 +450,12 @@ class SqlServerDatabase(Database):
 
     def scalar(self, sql: str, params: Sequence = ()) -> Any:
         """The first column of the first row (None when no row), without a DataFrame."""
-        params = [_py_value(p) for p in params]
-        check_params(sql, len(params))
-        cur = self._cursor()
-        try:
-            cur.execute(sql, params) if params else cur.execute(sql)
-            row = cur.fetchone() if cur.description is not None else None
-        except Exception as exc:
-            if _is_driver_error(exc):
-                raise self._fail(exc, sql) from None
-            raise
-        finally:
-            cur.close()
+        row = self._run(sql, params,
+                        lambda cur: cur.fetchone() if cur.description is not None else None)
         return row[0] if row else None
 
     def execute(self, sql: str, params: Sequence = ()) -> None:
-        params = [_py_value(p) for p in params]
-        check_params(sql, len(params))
-        cur = self._cursor()
-        try:
-            cur.execute(sql, params) if params else cur.execute(sql)
-        except Exception as exc:
-            if _is_driver_error(exc):
-                raise self._fail(exc, sql) from None
-            raise
-        finally:
-            cur.close()
+        self._run(sql, params, lambda cur: None)
 
     def table_exists(self, table: str) -> bool:
         df = self.query_df(
