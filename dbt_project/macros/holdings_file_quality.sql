@@ -7,8 +7,7 @@
     body refs it (so dbt builds it first), and a hook rendered on its own has no refs. -#}
 {% macro delete_changed_holdings_files() %}
     {%- if is_incremental() -%}
-        {%- set states = api.Relation.create(database=this.database, schema=this.schema,
-                                             identifier='int_file_states') -%}
+        {%- set states = sibling('int_file_states') -%}
         delete from {{ this }}
         where Datei_ID is null
             or Datei_ID in (

@@ -258,10 +258,8 @@ left join original_depots as o
         -- upgrade): classify all again
         delete from {{ this }}
     {%- elif is_incremental() -%}
-        {%- set states = api.Relation.create(database=this.database, schema=this.schema,
-                                             identifier='int_file_states') -%}
-        {%- set staged = api.Relation.create(database=this.database, schema=this.schema,
-                                             identifier=staging_model) -%}
+        {%- set states = sibling('int_file_states') -%}
+        {%- set staged = sibling(staging_model) -%}
         {%- set changed_files -%}
             select coalesce(s.File_Key, t.File_Key)
             from (
