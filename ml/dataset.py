@@ -22,23 +22,7 @@ import pandas as pd
 from ml.config import Settings
 from ml.db import SCHEMA, Database
 from ml.errors import BadInput, DataError
-
-# SPEC §4 core features, in a fixed order: the model's input columns. Recorded in each
-# model's features.json and checked again when a model is loaded for scoring.
-FEATURES: tuple[str, ...] = (
-    "Buys_7d",
-    "Buys_30d",
-    "Last_Buy_Days",
-    "Avg_Ticket_90d",
-    "Cash",
-    "Portfolio_Value",
-    "Cash_Ratio",
-    "Deposit_30d_eff",
-    "Turnover_30d",
-    "Pos_Count",
-    "NewRefs_90d",
-    "CancelRate_30d",
-)
+from ml.features import FEATURES  # the one list (re-exported for callers)
 
 KEYS = ("Score_Date", "Depot_Number")
 CALIBRATION_DAYS = 90

@@ -1,0 +1,38 @@
+"""The model's input columns: the one list that train, score, dataset and the benchmarks read.
+
+Each family is a tuple of CD_FA_AGG_BUY_<CODE> column names, in a fixed order. A model
+records the list it was trained on in features.json; scoring refuses a model whose list
+differs from FEATURES (docs/model.md). Rules of every column: docs/rules.md §7.
+"""
+
+from __future__ import annotations
+
+# docs/rules.md §7: the twelve core features of the contract, names and meaning fixed.
+CORE_FEATURES: tuple[str, ...] = (
+    "Buys_7d",
+    "Buys_30d",
+    "Last_Buy_Days",
+    "Avg_Ticket_90d",
+    "Cash",
+    "Portfolio_Value",
+    "Cash_Ratio",
+    "Deposit_30d_eff",
+    "Turnover_30d",
+    "Pos_Count",
+    "NewRefs_90d",
+    "CancelRate_30d",
+)
+
+# Features v2 from orders and bookings (windowed delta streams): docs/rules.md §7a.
+TRANSACTION_FEATURES: tuple[str, ...] = ()
+
+# Features v2 from holdings, tenure, the fund house and co-occurrence: docs/rules.md §7b.
+HOLDINGS_FEATURES: tuple[str, ...] = ()
+
+FEATURE_SETS: dict[str, tuple[str, ...]] = {
+    "core": CORE_FEATURES,
+    "v2": CORE_FEATURES + TRANSACTION_FEATURES + HOLDINGS_FEATURES,
+}
+
+# What train and score use.
+FEATURES: tuple[str, ...] = FEATURE_SETS["v2"]
