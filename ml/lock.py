@@ -1,7 +1,9 @@
 """One writer at a time: the pipeline lock.
 
 Embedded default: an OS lock (``flock`` on POSIX, ``msvcrt.locking`` on Windows) on a file
-beside the FA DuckDB file. The OS drops it when the process dies, so a killed run never
+beside the FA DuckDB file. Windows locks byte ranges, not files: every process locks the
+same fixed byte (:data:`WINDOWS_LOCK_BYTE`, beyond anything written to the file, so the
+holder's JSON stays readable for the "held by" message) whatever the file's length. The OS drops it when the process dies, so a killed run never
 leaves a stale lock behind. SQL Server: ``sp_getapplock`` on a session of the FA database
 (see ml/db_sqlserver.py), released when that session ends.
 
@@ -23,6 +25,10 @@ from ml.config import Settings
 from ml.errors import BadInput, LockHeld
 
 OWNER_ENV = "FA_LOCK_OWNER_PID"
+# The byte every Windows process locks (msvcrt.locking locks from the current position; a
+# region past the end of the file may be locked). Far beyond the holder's JSON line, which
+# the holder rewrites: the locked byte must not depend on the file's length.
+WINDOWS_LOCK_BYTE = 1 << 20
 
 
 def lock_path(settings: Settings) -> Path:
@@ -31,10 +37,11 @@ def lock_path(settings: Settings) -> Path:
 
 
 def _try_lock(handle: IO[str]) -> bool:
-    if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
+    if sys.platform == "win32":  # tested with a fake msvcrt (tests/unit/test_lock.py)
         import msvcrt
 
         try:
+            os.lseek(handle.fileno(), WINDOWS_LOCK_BYTE, os.SEEK_SET)
             msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
             return True
         except OSError:

@@ -89,3 +89,89 @@ def test_child_of_the_holder_inherits_the_lock(settings, tmp_path):
                              text=True, timeout=60)
         assert out.stdout.strip() == "CHILD OK", out.stderr
     assert OWNER_ENV not in os.environ
+
+
+# ---- the Windows branch, with a fake msvcrt that models byte-range locks ---------------
+class FakeMsvcrt:
+    """msvcrt.locking as Windows implements it: lock ``nbytes`` bytes from the descriptor's
+    current position; a second descriptor (another process) overlapping a held range fails
+    with OSError. A range is released when its descriptor is unlocked or closed (the
+    fixture reports closes: a descriptor number can be reused for the same file)."""
+
+    LK_UNLCK, LK_LOCK, LK_NBLCK, LK_RLCK, LK_NBRLCK = 0, 1, 2, 3, 4
+
+    def __init__(self):
+        self.held: list[tuple[tuple[int, int], int, int, int]] = []  # (file, start, end, fd)
+        self.calls: list[tuple[int, int]] = []                      # (mode, position)
+
+    @staticmethod
+    def _file(fd: int) -> tuple[int, int]:
+        st = os.fstat(fd)
+        return (st.st_dev, st.st_ino)
+
+    def closed(self, fd: int) -> None:
+        self.held = [h for h in self.held if h[3] != fd]
+
+    def locking(self, fd: int, mode: int, nbytes: int) -> None:
+        pos = os.lseek(fd, 0, os.SEEK_CUR)
+        self.calls.append((mode, pos))
+        key, start, end = self._file(fd), pos, pos + nbytes
+        if mode == self.LK_UNLCK:
+            self.held = [h for h in self.held if not (h[3] == fd and h[1] == start)]
+            return
+        for other_key, s, e, other_fd in self.held:
+            if other_key == key and s < end and start < e:
+                raise OSError(36, "Resource deadlock avoided")  # what LK_NBLCK raises
+        self.held.append((key, start, end, fd))
+
+
+class _Handle:
+    """The lock file's handle, telling the fake msvcrt when its descriptor closes."""
+
+    def __init__(self, handle, fake: FakeMsvcrt):
+        self._handle, self._fake = handle, fake
+
+    def __getattr__(self, name):
+        return getattr(self._handle, name)
+
+    def close(self) -> None:
+        self._fake.closed(self._handle.fileno())
+        self._handle.close()
+
+
+@pytest.fixture()
+def windows(monkeypatch):
+    import builtins
+
+    import ml.lock
+
+    fake = FakeMsvcrt()
+    monkeypatch.setattr(ml.lock, "open", lambda *a, **k: _Handle(builtins.open(*a, **k), fake),
+                        raising=False)
+    monkeypatch.setattr(sys, "platform", "win32")
+    monkeypatch.setitem(sys.modules, "msvcrt", fake)
+    monkeypatch.delenv(OWNER_ENV, raising=False)
+    return fake
+
+
+def test_windows_second_writer_is_refused_on_the_same_byte(windows, settings):
+    """The holder rewrites the lock file (its JSON): a second opener must still hit the
+    locked byte. With the position at the end of the file ('a+'), it did not."""
+    with pipeline_lock(settings, "backfill"):
+        assert lock_path(settings).stat().st_size > 1  # the holder's JSON was written
+        with pytest.raises(LockHeld, match="another pipeline run holds the lock"):
+            with pipeline_lock(settings, "score"):
+                pass
+    with pipeline_lock(settings, "score"):  # released when the holder closed the file
+        pass
+    positions = {pos for mode, pos in windows.calls if mode == FakeMsvcrt.LK_NBLCK}
+    assert len(positions) == 1  # every attempt locks the same byte
+
+
+def test_windows_lock_ignores_a_leftover_file_of_any_length(windows, settings):
+    lock_path(settings).parent.mkdir(parents=True, exist_ok=True)
+    lock_path(settings).write_text("x" * 37)  # left behind by an earlier run
+    with pipeline_lock(settings, "daily"):
+        with pytest.raises(LockHeld):
+            with pipeline_lock(settings, "score"):
+                pass
