@@ -215,6 +215,14 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     engine = (env.get("FA_ENGINE") or "duckdb").strip().lower()
     if engine not in ENGINES:
         raise BadInput(f"FA_ENGINE must be one of {', '.join(ENGINES)} (got {engine!r})")
+    # FA_DBT_TARGET picks dbt's profile output (dbt_project/profiles.yml). A value left over
+    # from another shell would send dbt to one engine and Python to the other: refuse it.
+    dbt_target = (env.get("FA_DBT_TARGET") or "").strip()
+    if dbt_target and dbt_target != engine:
+        raise BadInput(
+            f"FA_DBT_TARGET={dbt_target} does not match FA_ENGINE={engine}: unset FA_DBT_TARGET "
+            "(orchestrate.py sets it from FA_ENGINE) or make the two agree"
+        )
 
     return Settings(
         target=target,

@@ -45,7 +45,7 @@ def export_env(settings: Settings) -> None:
     os.environ["FA_DUCKDB_PATH"] = str(settings.duckdb_path)
     os.environ["FA_DUCKDB_MEMORY_LIMIT"] = settings.duckdb_memory_limit
     os.environ["FA_DUCKDB_THREADS"] = str(settings.duckdb_threads)
-    os.environ.setdefault("FA_DBT_TARGET", settings.engine)
+    os.environ["FA_DBT_TARGET"] = settings.engine  # load_settings refused a contradicting one
     os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
 
 

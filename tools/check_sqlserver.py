@@ -443,7 +443,7 @@ def main(argv: list[str] | None = None) -> int:
     (out / "models").mkdir(parents=True)
     (out / "tests").mkdir()
     (out / "python").mkdir()
-    os.environ["FA_DBT_TARGET"] = "sqlserver"
+    os.environ["FA_DBT_TARGET"] = os.environ["FA_ENGINE"] = "sqlserver"  # agree (ml.config)
     os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
 
     findings: list[Finding] = []

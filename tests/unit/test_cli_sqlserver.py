@@ -16,7 +16,7 @@ def env(tmp_path, monkeypatch):
     monkeypatch.setenv("FA_ART_DIR", str(tmp_path / "artifacts"))
     monkeypatch.setenv("FA_ENGINE", "sqlserver")
     for name in ("FA_SQLSERVER_HOST", "FA_SQLSERVER_USER", "FA_SQLSERVER_PASSWORD",
-                 "FA_SQLSERVER_TRUSTED_CONNECTION", "FA_DEBUG"):
+                 "FA_SQLSERVER_TRUSTED_CONNECTION", "FA_DEBUG", "FA_DBT_TARGET"):
         monkeypatch.delenv(name, raising=False)
     return monkeypatch
 
@@ -39,3 +39,28 @@ def test_missing_odbc_driver_is_a_bad_input_without_the_password(env):
     assert last.startswith("Error: pyodbc cannot be loaded (")
     assert last.endswith("see docs/sqlserver.md")
     assert "hunter2" not in result.output
+
+
+@pytest.mark.parametrize("engine, target", [("duckdb", "sqlserver"), ("sqlserver", "duckdb"),
+                                            (None, "sqlserver"), ("duckdb", "prod")])
+def test_a_stale_dbt_target_that_contradicts_the_engine_is_refused(env, engine, target):
+    """FA_DBT_TARGET picks dbt's profile output; left over from another shell it would
+    send dbt to one engine and Python to the other."""
+    if engine is None:
+        env.delenv("FA_ENGINE")
+    else:
+        env.setenv("FA_ENGINE", engine)
+    env.setenv("FA_DBT_TARGET", target)
+    result = CliRunner().invoke(cli, ["qc"])
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"Error: FA_DBT_TARGET={target} ")
+    assert f"FA_ENGINE={engine or 'duckdb'}" in lines[0]
+
+
+def test_a_dbt_target_equal_to_the_engine_is_accepted():
+    from ml.config import load_settings
+
+    assert load_settings({"FA_ENGINE": "sqlserver", "FA_DBT_TARGET": "sqlserver"}).engine == "sqlserver"
+    assert load_settings({"FA_DBT_TARGET": "duckdb"}).engine == "duckdb"
+    assert load_settings({"FA_DBT_TARGET": ""}).engine == "duckdb"
