@@ -12,7 +12,7 @@ FA_SQLSERVER_DATABASE               the FA (target) database                    
 FA_SQLSERVER_SOURCE_DATABASE        the source database (read only)               Provisionen
 FA_SQLSERVER_USER / _PASSWORD       SQL login; leave both empty for Windows auth
 FA_SQLSERVER_TRUSTED_CONNECTION     yes = Windows integrated authentication       no
-FA_SQLSERVER_ENCRYPT                yes / no / strict (Driver 18 defaults to yes)  yes
+FA_SQLSERVER_ENCRYPT                yes / no (strict is refused, see below)       yes
 FA_SQLSERVER_TRUST_CERT             yes = accept a self-signed server certificate  no
 FA_SQLSERVER_DRIVER                 ODBC driver name                  ODBC Driver 18 for SQL Server
 FA_SQLSERVER_LOGIN_TIMEOUT          seconds to wait for a connection              30
@@ -116,10 +116,7 @@ def sqlserver_config(env: Mapping[str, str] | None = None) -> SqlServerConfig:
         port = int(port_text)
     else:
         raise BadInput(f"FA_SQLSERVER_PORT must be a TCP port number (got {port_text!r})")
-    encrypt = (env.get("FA_SQLSERVER_ENCRYPT") or "yes").strip().lower()
-    encrypt = {"true": "yes", "1": "yes", "false": "no", "0": "no"}.get(encrypt, encrypt)
-    if encrypt not in ("yes", "no", "strict", "mandatory", "optional"):
-        raise BadInput(f"FA_SQLSERVER_ENCRYPT must be yes, no or strict (got {encrypt!r})")
+    encrypt = encrypt_option(env.get("FA_SQLSERVER_ENCRYPT"))
     trusted = _flag(env, "FA_SQLSERVER_TRUSTED_CONNECTION", False)
     user = (env.get("FA_SQLSERVER_USER") or "").strip() or None
     password = env.get("FA_SQLSERVER_PASSWORD") or None
@@ -149,6 +146,29 @@ def sqlserver_config(env: Mapping[str, str] | None = None) -> SqlServerConfig:
         driver=driver,
         login_timeout=int(timeout_text),
     )
+
+
+# FA_SQLSERVER_ENCRYPT -> the Encrypt= value, the same table as the dbt profiles'
+# `encrypt:` (dbt_project/profiles.yml, profiles.yml.example; a test keeps them equal).
+ENCRYPT_VALUES = {"": "yes", "yes": "yes", "true": "yes", "1": "yes", "mandatory": "yes",
+                  "no": "no", "false": "no", "0": "no", "optional": "no"}
+
+
+def encrypt_option(raw: str | None) -> str:
+    """``yes`` or ``no`` for FA_SQLSERVER_ENCRYPT (unset: yes); BadInput otherwise.
+
+    ``strict`` (TDS 8.0: SQL Server 2022 and later, Azure SQL; ODBC Driver 18.1+) is
+    refused: dbt-sqlserver 1.11.3 can only send Encrypt=yes or no, and dbt and Python must
+    connect the same way.
+    """
+    text = (raw or "").strip().lower()
+    if text == "strict":
+        raise BadInput("FA_SQLSERVER_ENCRYPT=strict is not supported: dbt-sqlserver 1.11.3 can "
+                       "only send Encrypt=yes or no, and dbt and Python must connect alike; "
+                       "use yes (with a certificate the client trusts), see docs/sqlserver.md")
+    if text not in ENCRYPT_VALUES:
+        raise BadInput(f"FA_SQLSERVER_ENCRYPT must be yes or no (got {raw!r})")
+    return ENCRYPT_VALUES[text]
 
 
 def source_database_name(env: Mapping[str, str] | None = None) -> str:

@@ -446,3 +446,54 @@ def test_named_instance_has_no_port_like_dbt():
     cfg = sqlserver_config({**ENV, "FA_SQLSERVER_HOST": r"sql01\FA", "FA_SQLSERVER_PORT": "1433"})
     assert cfg.port is None
     assert "Server=sql01\\FA;" in odbc_connection_string(cfg, "FA")
+
+
+# ---- one meaning of FA_SQLSERVER_ENCRYPT for Python and dbt ---------------------------
+def _dbt_encrypt(profiles: Path, monkeypatch, value: str) -> str:
+    """What dbt-sqlserver sends for this FA_SQLSERVER_ENCRYPT ('yes'/'no'), or 'refused'."""
+    import yaml
+    from argparse import Namespace
+
+    from dbt.adapters.sqlserver.sqlserver_backend import build_pyodbc_connection_string
+    from dbt.config.profile import Profile
+    from dbt.config.renderer import ProfileRenderer
+    from dbt.flags import set_from_args
+    from dbt_common.context import set_invocation_context
+
+    monkeypatch.setenv("FA_SQLSERVER_ENCRYPT", value)
+    for key, val in ENV.items():
+        monkeypatch.setenv(key, val)
+    set_invocation_context(dict(__import__("os").environ))
+    set_from_args(Namespace(), None)
+    raw = yaml.safe_load(profiles.read_text())
+    try:
+        profile = Profile.from_raw_profiles(raw, "first_buy", ProfileRenderer({}),
+                                            target_override="sqlserver")
+    except Exception:
+        return "refused"
+    found = re.search(r"(?i);encrypt=(\w+);", build_pyodbc_connection_string(profile.credentials))
+    return found.group(1).lower()
+
+
+def _python_encrypt(value: str) -> str:
+    try:
+        cfg = sqlserver_config({**ENV, "FA_SQLSERVER_ENCRYPT": value})
+    except BadInput:
+        return "refused"
+    return re.search(r"(?i);Encrypt=(\w+)", odbc_connection_string(cfg, "FA")).group(1).lower()
+
+
+@pytest.mark.parametrize("profiles", ["dbt_project/profiles.yml", "profiles.yml.example"])
+@pytest.mark.parametrize("value", ["yes", "no", "strict", "Strict", "mandatory", "optional",
+                                   "true", "false", "1", "0", "", "maybe"])
+def test_encrypt_means_the_same_for_python_and_dbt(profiles, value, monkeypatch):
+    python = _python_encrypt(value)
+    assert python == _dbt_encrypt(ROOT / profiles, monkeypatch, value)
+    assert python in ("yes", "no", "refused")
+    if value.lower() in ("strict", "maybe"):
+        assert python == "refused"  # dbt-sqlserver 1.11.3 can only send Encrypt=yes/no
+
+
+def test_strict_encryption_is_refused_with_the_reason():
+    with pytest.raises(BadInput, match=r"strict.*dbt-sqlserver.*yes"):
+        sqlserver_config({**ENV, "FA_SQLSERVER_ENCRYPT": "strict"})
