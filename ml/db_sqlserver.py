@@ -259,11 +259,12 @@ def _mask_sqlalchemy_logs(engine: Any, password: str | None) -> None:
 
 
 def _engine(cfg: SqlServerConfig, database: str):
-    _load_pyodbc()
+    pyodbc = _load_pyodbc()
     from sqlalchemy import create_engine
 
     engine = create_engine(
         sqlalchemy_url(cfg, database),
+        module=pyodbc,
         fast_executemany=True,        # pyodbc parameter arrays: one round trip per chunk
         pool_pre_ping=True,
         connect_args={"timeout": cfg.login_timeout},
@@ -313,9 +314,11 @@ SQL_CHAR, SQL_VARCHAR, SQL_WCHAR, SQL_WVARCHAR = 1, 12, -8, -9
 SQL_DECIMAL, SQL_INTEGER, SQL_SMALLINT, SQL_TINYINT, SQL_BIGINT, SQL_BIT = 3, 4, 5, -6, -5, -7
 SQL_REAL, SQL_DOUBLE = 7, 8
 SQL_TYPE_DATE, SQL_TYPE_TIMESTAMP = 91, 93
-_FIXED = {"int": SQL_INTEGER, "smallint": SQL_SMALLINT, "tinyint": SQL_TINYINT,
-          "bigint": SQL_BIGINT, "bit": SQL_BIT, "float": SQL_DOUBLE, "real": SQL_REAL,
-          "date": SQL_TYPE_DATE}
+# Fixed-size types: (SQL type, the column size the driver itself gives the type). msodbcsql
+# checks sizes on SQLBindParameter (a DATE declared with size 0 fails with HY104).
+_FIXED = {"int": (SQL_INTEGER, 10), "smallint": (SQL_SMALLINT, 5), "tinyint": (SQL_TINYINT, 3),
+          "bigint": (SQL_BIGINT, 19), "bit": (SQL_BIT, 1), "float": (SQL_DOUBLE, 15),
+          "real": (SQL_REAL, 7), "date": (SQL_TYPE_DATE, 10)}
 _STRINGS = {"varchar": SQL_VARCHAR, "char": SQL_CHAR, "nvarchar": SQL_WVARCHAR, "nchar": SQL_WCHAR}
 
 
@@ -326,20 +329,26 @@ def _int(value: Any) -> int:
 def input_size(kind: tuple[str, int, int, int] | None) -> tuple[int, int, int] | None:
     """The pyodbc ``setinputsizes`` entry (sql type, size, decimal digits) of a column type.
 
-    (MAX) strings get size 0, which pyodbc sends as a stream; unknown types None (described
-    by the driver).
+    Sizes are the ones msodbcsql gives the type itself: fixed types their ODBC column size
+    (DATE 10, INT 10, BIGINT 19, BIT 1, FLOAT 15, ...), DATETIME2(n) 19 or 20 + n with n
+    digits, DATETIME 23/3, SMALLDATETIME 16/0, DECIMAL its precision and scale, strings
+    their length (VARCHAR up to 8000, NVARCHAR up to 4000); (MAX) strings size 0, which
+    msodbcsql reads as unlimited. Unknown types None (described by the driver).
     """
     if kind is None:
         return None
     name, chars, prec, scale = kind
     if name in _FIXED:
-        return (_FIXED[name], 0, 0)
+        sql_type, size = _FIXED[name]
+        return (sql_type, size, 0)
     if name in _STRINGS:
         return (_STRINGS[name], 0 if chars in (-1, 0) else chars, 0)
     if name in ("decimal", "numeric"):
         return (SQL_DECIMAL, prec, scale)
-    if name in ("datetime2", "datetime", "smalldatetime"):
-        digits = scale if name == "datetime2" else (3 if name == "datetime" else 0)
+    if name == "smalldatetime":
+        return (SQL_TYPE_TIMESTAMP, 16, 0)
+    if name in ("datetime2", "datetime"):
+        digits = scale if name == "datetime2" else 3
         return (SQL_TYPE_TIMESTAMP, 20 + digits if digits else 19, digits)
     return None
 
@@ -399,18 +408,23 @@ def stage_name(table: str) -> str:
 class SqlServerDatabase(Database):
     """The FA database on SQL Server, over one DBAPI (pyodbc) connection.
 
-    ``connection`` is a pyodbc connection (or anything with ``cursor()``, ``commit()``,
-    ``rollback()``, ``close()`` and an ``autocommit`` attribute, as in the unit tests).
+    ``connection`` is the pyodbc connection itself (or anything with ``cursor()``,
+    ``commit()``, ``rollback()``, ``close()`` and an ``autocommit`` attribute, as the fake
+    of the unit tests), never a pool proxy: its ``autocommit`` must be the driver's.
+    ``on_close`` runs after the connection is closed (open_sqlserver_target: dispose the
+    engine).
     Outside :meth:`transaction` every statement autocommits; inside, nothing is committed
     until the block ends without an exception, and everything is rolled back otherwise.
     """
 
     dialect = "sqlserver"
 
-    def __init__(self, connection: Any, chunk_size: int = 10_000, secrets: Sequence[str] = ()):
+    def __init__(self, connection: Any, chunk_size: int = 10_000, secrets: Sequence[str] = (),
+                 on_close: Callable[[], None] | None = None):
         if not isinstance(chunk_size, int) or chunk_size <= 0:
             raise BadInput(f"write chunk size must be a positive whole number (got {chunk_size!r})")
         self._con = connection
+        self._on_close = on_close
         self._chunk = chunk_size
         self._secrets = tuple(s for s in secrets if s)
         self._in_tx = False
@@ -624,7 +638,12 @@ class SqlServerDatabase(Database):
             )
 
     def close(self) -> None:
-        self._con.close()
+        """Close the connection, then dispose the engine it came from (if any)."""
+        try:
+            self._con.close()
+        finally:
+            if self._on_close is not None:
+                self._on_close()
 
 
 def _is_driver_error(exc: Exception) -> bool:
@@ -634,18 +653,27 @@ def _is_driver_error(exc: Exception) -> bool:
 
 
 def open_sqlserver_target(settings: Settings, env: Mapping[str, str] | None = None) -> SqlServerDatabase:
-    """Connect to the FA database (called by ml.db.open_target when FA_ENGINE=sqlserver)."""
+    """Connect to the FA database (called by ml.db.open_target when FA_ENGINE=sqlserver).
+
+    The Database gets the pyodbc connection itself, detached from SQLAlchemy's pool:
+    ``autocommit`` set on the pool's proxy would never reach pyodbc (DDL outside a
+    transaction would wait for a later commit, reads would hold a transaction open, and
+    the pool's reset on return would roll back). Its close() closes that connection and
+    disposes the engine made here.
+    """
     cfg = sqlserver_config(env)
     engine = _engine(cfg, cfg.database)
     try:
-        raw = engine.raw_connection()
+        fairy = engine.raw_connection()
     except Exception as exc:
         engine.dispose()
         raise DataError(
             f"cannot connect to SQL Server {cfg.host} database {cfg.database}: "
             f"{mask_secrets(str(getattr(exc, 'orig', exc)), [cfg.password])}"
         ) from None
-    return SqlServerDatabase(raw, chunk_size=settings.write_chunk_size, secrets=[cfg.password or ""])
+    fairy.detach()  # the pool forgets it: closing it closes the driver connection
+    return SqlServerDatabase(fairy.dbapi_connection, chunk_size=settings.write_chunk_size,
+                             secrets=[cfg.password or ""], on_close=engine.dispose)
 
 
 APPLOCK_RESOURCE = "first_buy_pipeline"

@@ -115,9 +115,18 @@ def test_chunk_size_comes_from_settings(monkeypatch, tmp_path):
     settings = load_settings({"FA_CONFIG": str(cfg), "FA_ENGINE": "sqlserver"})
     con = FakeConnection()
 
+    class Fairy:  # SQLAlchemy's pool proxy: the writer takes the driver connection out
+        dbapi_connection = con
+
+        def detach(self):
+            pass
+
     class Engine:
         def raw_connection(self):
-            return con
+            return Fairy()
+
+        def dispose(self):
+            pass
 
     monkeypatch.setattr("ml.db_sqlserver._engine", lambda cfg, database: Engine())
     db = open_sqlserver_target(settings, env=ENV)
@@ -208,8 +217,8 @@ def test_parameter_types_come_from_the_target_and_values_fit_them():
     df["Score_Date"] = pd.to_datetime(df["Score_Date"])  # datetime64, as DuckDB reads give
     SqlServerDatabase(con).append_rows("CD_FA_BUY_DEMO_ML", df)
     many = [c for c in con.statements if c.kind == "executemany"][0]
-    assert many.input_sizes == [(91, 0, 0), (12, 64, 0), (8, 0, 0), (93, 23, 3),
-                                (3, 18, 2), (-9, 0, 0), (-8, 12, 0), (4, 0, 0)]
+    assert many.input_sizes == [(91, 10, 0), (12, 64, 0), (8, 15, 0), (93, 23, 3),
+                                (3, 18, 2), (-9, 0, 0), (-8, 12, 0), (4, 10, 0)]
     first = many.params[0]
     assert type(first[0]) is date and first[0] == date(2025, 8, 20)
     assert first[4] == Decimal("1.01")  # rounded half up, as SQL Server converts
@@ -497,3 +506,106 @@ def test_encrypt_means_the_same_for_python_and_dbt(profiles, value, monkeypatch)
 def test_strict_encryption_is_refused_with_the_reason():
     with pytest.raises(BadInput, match=r"strict.*dbt-sqlserver.*yes"):
         sqlserver_config({**ENV, "FA_SQLSERVER_ENCRYPT": "strict"})
+
+
+# ---- the writer behind a real SQLAlchemy engine and pool, as in production -------------
+def _pooled(monkeypatch, setup=None):
+    """open_sqlserver_target over FakePyodbc: SQLAlchemy's real engine, pool and mssql dialect."""
+    from tools.fake_dbapi import FakePyodbc
+
+    fake = FakePyodbc(setup=setup)
+    monkeypatch.setitem(sys.modules, "pyodbc", fake)
+    db = open_sqlserver_target(load_settings({"FA_ENGINE": "sqlserver"}), env=ENV)
+    return fake, db
+
+
+def test_autocommit_reaches_the_driver_connection_behind_the_pool(monkeypatch):
+    """DDL outside a transaction is durable at once, reads leave no transaction open, a
+    transaction commits once, and close() loses nothing (defect: .autocommit was set on
+    the pool's proxy and never reached pyodbc)."""
+    fake, db = _pooled(monkeypatch, setup=with_types)
+    con = fake.connections[-1]
+    db.ensure_table("CD_FA_BUY_DEMO_ML", [("Score_Date", "date"), ("Depot_Number", "key")],
+                    primary_key=["Score_Date", "Depot_Number"])
+    assert con.autocommit is True
+    assert [c.sql.split()[0] for c in con.committed][-1] == "CREATE"  # durable at once
+    db.query_df("SELECT Score_Date FROM dbo.CD_FA_BUY_DEMO_ML")
+    assert not con.in_transaction  # a read holds no transaction open
+    commits = con.count("commit")
+    db.replace_rows("CD_FA_BUY_DEMO_ML", frame(3), "Score_Date = ?", [date(2025, 8, 20)])
+    assert con.count("commit") == commits + 1 and not con.in_transaction
+    db.close()
+    assert con.lost == []  # nothing rolled back on close
+    assert all(c.closed for c in fake.connections)  # the engine was disposed: no pooled leftovers
+
+
+def test_failed_transaction_behind_the_pool_rolls_back_and_commits_nothing(monkeypatch):
+    fake, db = _pooled(monkeypatch, setup=lambda c: (with_types(c), setattr(
+        c, "fail_when", lambda sql: "WITH (TABLOCK)" in sql)))
+    con = fake.connections[-1]
+    before = list(con.committed)
+    with pytest.raises(DataError, match="simulated failure"):
+        db.replace_rows("CD_FA_BUY_DEMO_ML", frame(3), "Score_Date = ?", [date(2025, 8, 20)])
+    assert con.committed == before and con.count("rollback") >= 1 and con.autocommit is True
+    db.close()
+    assert con.closed and con.lost == []
+
+
+def test_lock_connection_is_closed_and_its_engine_disposed(monkeypatch):
+    from ml.db_sqlserver import sqlserver_applock
+
+    fake = __import__("tools.fake_dbapi", fromlist=["FakePyodbc"]).FakePyodbc(
+        setup=lambda c: c.respond("sp_getapplock", ["rc"], [(0,)], types=[int]))
+    monkeypatch.setitem(sys.modules, "pyodbc", fake)
+    for key, value in ENV.items():
+        monkeypatch.setenv(key, value)
+    with sqlserver_applock(load_settings({"FA_ENGINE": "sqlserver"}), "daily"):
+        con = fake.connections[-1]
+        assert con.autocommit is True and not con.closed
+    assert all(c.closed for c in fake.connections)
+    assert "sp_releaseapplock" in con.committed[-1].sql
+
+
+# ---- parameter sizes as msodbcsql expects them, for every type the writer binds --------
+ALL_TYPES = [("d", "date", 0, 10, 0), ("t0", "datetime2", 0, 27, 0), ("t3", "datetime2", 0, 27, 3),
+             ("t7", "datetime2", 0, 27, 7), ("dt", "datetime", 0, 23, 3), ("sdt", "smalldatetime", 0, 16, 0),
+             ("i", "int", 0, 10, 0), ("bi", "bigint", 0, 19, 0), ("si", "smallint", 0, 5, 0),
+             ("ti", "tinyint", 0, 3, 0), ("b", "bit", 0, 1, 0), ("f", "float", 0, 53, 0),
+             ("r", "real", 0, 24, 0), ("m", "decimal", 0, 18, 2), ("n", "numeric", 0, 38, 6),
+             ("k", "varchar", 64, 0, 0), ("vmax", "varchar", -1, 0, 0), ("v8000", "varchar", 8000, 0, 0),
+             ("nv", "nvarchar", 4000, 0, 0), ("nmax", "nvarchar", -1, 0, 0), ("c", "char", 1, 0, 0),
+             ("nc", "nchar", 12, 0, 0)]
+
+
+def test_every_bound_type_has_the_size_the_driver_expects():
+    from tools.fake_dbapi import size_problem
+
+    con = with_types(FakeConnection(), ALL_TYPES)
+    row = {"d": date(2025, 8, 20), "t0": datetime(2025, 8, 20, 6), "t3": datetime(2025, 8, 20, 6),
+           "t7": datetime(2025, 8, 20, 6), "dt": datetime(2025, 8, 20), "sdt": datetime(2025, 8, 20),
+           "i": 1, "bi": 2, "si": 3, "ti": 4, "b": 1, "f": 0.5, "r": 0.25, "m": 1.5, "n": 2.5,
+           "k": "0001", "vmax": "x" * 9000, "v8000": "y" * 8000, "nv": "ü" * 4000, "nmax": "z" * 5000,
+           "c": "U", "nc": "LU000DEMO015"}
+    SqlServerDatabase(con).append_rows("T", pd.DataFrame([row]))
+    sizes = dict(zip(row, [c for c in con.statements if c.kind == "executemany"][0].input_sizes))
+    assert all(size_problem(s) is None for s in sizes.values()), sizes
+    assert sizes["d"] == (91, 10, 0)                       # DATE: 10, never 0
+    assert (sizes["t0"], sizes["t3"], sizes["t7"]) == ((93, 19, 0), (93, 23, 3), (93, 27, 7))
+    assert sizes["dt"] == (93, 23, 3) and sizes["sdt"] == (93, 16, 0)
+    assert sizes["i"] == (4, 10, 0) and sizes["bi"] == (-5, 19, 0) and sizes["b"] == (-7, 1, 0)
+    assert sizes["f"] == (8, 15, 0) and sizes["r"] == (7, 7, 0)
+    assert sizes["m"] == (3, 18, 2) and sizes["n"] == (3, 38, 6)
+    assert sizes["k"] == (12, 64, 0) and sizes["vmax"] == (12, 0, 0) and sizes["v8000"] == (12, 8000, 0)
+    assert sizes["nv"] == (-9, 4000, 0) and sizes["nmax"] == (-9, 0, 0) and sizes["nc"] == (-8, 12, 0)
+
+
+def test_the_strict_fake_refuses_what_msodbcsql_refuses():
+    from tools.fake_dbapi import Error, size_problem
+
+    assert size_problem((91, 0, 0)) and size_problem((93, 19, 3)) and size_problem((12, 8001, 0))
+    assert size_problem((-9, 4001, 0)) and size_problem((1, 0, 0)) and size_problem((3, 39, 2))
+    assert size_problem((4, 0, 0))
+    cur = FakeConnection().cursor()
+    cur.setinputsizes([(12, 3, 0)])
+    with pytest.raises(Error, match="22001"):  # longer than declared: right truncation
+        cur.executemany("INSERT INTO #s (a) VALUES (?)", [("abcd",)])
