@@ -89,6 +89,8 @@ FOREIGN_TYPES = {
     "JSON": "not a type: use NVARCHAR(MAX)",
 }
 _STRING_TYPES = {"VARCHAR", "NVARCHAR", "CHAR", "NCHAR"}
+_CHAR_DTYPES = {exp.DataType.Type.VARCHAR, exp.DataType.Type.NVARCHAR, exp.DataType.Type.CHAR,
+                exp.DataType.Type.NCHAR, exp.DataType.Type.TEXT}
 _PREDICATES = (
     exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.And, exp.Or, exp.Not, exp.Like,
     exp.ILike, exp.In, exp.Is, exp.Between, exp.Exists, exp.NullSafeEQ, exp.NullSafeNEQ,
@@ -181,6 +183,75 @@ def scan_tokens(sql: str, where: str) -> list[Finding]:
             out.append(Finding(where, "nulls-order", f"NULLS {m.group(1).upper()}: not in SQL Server"))
     if "{{" in sql or "{%" in sql:
         out.append(Finding(where, "jinja", "uncompiled Jinja left in the SQL"))
+    return out
+
+
+def dynamic_sql(sql: str) -> list[str]:
+    """The T-SQL inside ``EXEC ('...' [+ '...'])`` and ``EXEC sp_executesql N'...'`` (the
+    string arguments, unescaped), so dynamic SQL is checked like any other statement.
+    A statement built in a variable (``EXEC sp_executesql @sql``) cannot be read here; the
+    alter-column-collate rule looks at how such a variable is built."""
+    try:
+        toks = _tokens(sql)
+    except TokenError:
+        return []
+    strings = ("STRING", "NATIONAL_STRING")
+    out = []
+    for i, tok in enumerate(toks):
+        if tok.token_type.name != "EXECUTE":
+            continue
+        j = i + 1
+        if j < len(toks) and toks[j].token_type.name == "L_PAREN":
+            parts, j = [], j + 1
+            while j < len(toks) and toks[j].token_type.name in strings + ("PLUS",):
+                if toks[j].token_type.name != "PLUS":
+                    parts.append(toks[j].text)
+                j += 1
+            if parts and j < len(toks) and toks[j].token_type.name == "R_PAREN":
+                out.append("".join(parts))
+            continue
+        while j + 2 < len(toks) and toks[j + 1].token_type.name == "DOT":
+            j += 2  # sys.sp_executesql
+        if j + 1 < len(toks) and toks[j].text.lower() == "sp_executesql":
+            k = j + 1
+            if k + 3 < len(toks) and toks[k].token_type.name == "PARAMETER" and toks[k + 2].token_type.name == "EQ":
+                k += 3  # @stmt = N'...'
+            if k < len(toks) and toks[k].token_type.name in strings:
+                out.append(toks[k].text)
+    return out
+
+
+_CHAR_TYPE_WORD = re.compile(r"\b(n?var)?char\b", re.IGNORECASE)
+
+
+def _collate_findings(tree: exp.Expression, where: str) -> list[Finding]:
+    """ALTER COLUMN of a character column must name its collation: without COLLATE the
+    column takes the database's default collation, and comparisons with columns of
+    another collation (the source's) fail with Msg 468. Checked on parsed ALTERs and on
+    string concatenations that build one (dynamic SQL whose type is computed, e.g. from
+    TYPE_NAME(), or names a character type)."""
+    out = []
+    for ac in tree.find_all(exp.AlterColumn):
+        dtype = ac.args.get("dtype")
+        if dtype is not None and dtype.this in _CHAR_DTYPES and not ac.args.get("collate"):
+            out.append(Finding(where, "alter-column-collate",
+                               f"{ac.sql('tsql')[:70]}: a character column's ALTER COLUMN needs "
+                               "COLLATE (keep the column's collation, from sys.columns)"))
+    for chain in tree.find_all(exp.Add):
+        if isinstance(chain.parent, exp.Add):
+            continue  # only whole concatenations
+        texts = [str(n.this) for n in chain.find_all(exp.Literal, exp.National)
+                 if isinstance(n, exp.National) or n.is_string]
+        joined = " ".join(texts)
+        if not re.search(r"alter\s+column", joined, re.IGNORECASE):
+            continue
+        computed = any(isinstance(f, exp.Anonymous) and str(f.this).lower() == "type_name"
+                       for f in chain.find_all(exp.Anonymous))
+        if (computed or _CHAR_TYPE_WORD.search(joined)) and not re.search(r"\bcollate\b", joined, re.I):
+            out.append(Finding(where, "alter-column-collate",
+                               "dynamic ALTER COLUMN built without COLLATE: a character column "
+                               "would take the database's default collation (add "
+                               "' collate ' + c.collation_name)"))
     return out
 
 
@@ -390,8 +461,13 @@ def check_sql(sql: str, where: str, is_model: bool = False) -> tuple[int, list[F
         first = str(exc).splitlines()[0]
         return 0, findings + [Finding(where, "parse", f"not valid T-SQL for sqlglot: {first}")]
     for tree in trees:
-        findings += scan_tree(tree, where, is_model)
-    return len(trees), _dedupe(findings)
+        findings += scan_tree(tree, where, is_model) + _collate_findings(tree, where)
+    n = len(trees)
+    for k, inner in enumerate(dynamic_sql(sql), start=1):
+        m, more = check_sql(inner, f"{where} (dynamic SQL {k})")
+        n += m
+        findings += more
+    return n, _dedupe(findings)
 
 
 def _dedupe(findings: list[Finding]) -> list[Finding]:

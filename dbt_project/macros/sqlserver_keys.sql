@@ -4,8 +4,11 @@
     dropped the backup table of a rebuild, so the constraint name PK_<table> is free again
     (constraint names are unique per schema). dbt-sqlserver builds tables with SELECT INTO,
     which leaves every column nullable; the hook makes the key columns NOT NULL keeping
-    their type as built (read from sys.columns, so a type change in the model cannot be
-    truncated by a hard-coded one), then adds the clustered primary key. Guarded: a no-op
+    their type and collation as built (read from sys.columns, so a type change in the
+    model cannot be truncated by a hard-coded one, and Depot_Number keeps the source's
+    collation: ALTER COLUMN without COLLATE would give it the FA database's default, and
+    joins to the other tables' Depot_Number would fail with Msg 468 when the two databases'
+    collations differ), then adds the clustered primary key. Guarded: a no-op
     when the table already has a primary key (every incremental run after the first).
     Both DDL statements run through sp_executesql so they are compiled after the columns
     changed. The marts set as_columnstore: false, so no clustered columnstore index takes
@@ -46,6 +49,9 @@ begin
                 then N'(' + cast(c.scale as nvarchar(10)) + N')'
             else N''
           end
+        -- keep the column's collation (NULL for non-character columns): without COLLATE it
+        -- would take the FA database's default and no longer compare with the source's
+        + case when c.collation_name is null then N'' else N' collate ' + c.collation_name end
         + N' not null; '
     from sys.columns as c
     where c.object_id = object_id('{{ object_name }}')

@@ -244,3 +244,71 @@ def test_engine_specific_macros_need_a_sqlserver_version(tmp_path):
         "{% macro default__get_where_subquery(relation) %}r{% endmacro %}\n")
     assert [f.where for f in dispatch_findings(tmp_path)] == ["macro b"]
     assert dispatch_findings() == []  # the project's own macros
+
+
+# ---- dynamic SQL and collations --------------------------------------------------------
+PK_BUILDER = """declare @s nvarchar(max) = N'';
+select @s = @s + N'alter table [dbo].[t] alter column ' + quotename(c.name) + N' '
+    + type_name(c.user_type_id) + N'(20)'{collate} + N' not null; '
+from sys.columns as c where c.object_id = object_id('dbo.t');
+exec sp_executesql @s"""
+
+
+@pytest.mark.parametrize("sql", [
+    "alter table dbo.t alter column Depot_Number varchar(20) not null",
+    "exec sp_executesql N'alter table dbo.t alter column Depot_Number nvarchar(20) not null'",
+    "exec ('alter table dbo.t alter column Depot_Number char(12) not null')",
+    PK_BUILDER.format(collate=""),
+])
+def test_character_alter_column_without_collate_is_an_error(sql):
+    _, findings = check_sql(sql, "hook")
+    assert "alter-column-collate" in {f.rule for f in findings if f.severity == ERROR}, findings
+
+
+@pytest.mark.parametrize("sql", [
+    "alter table dbo.t alter column Depot_Number varchar(20) collate Latin1_General_CI_AS not null",
+    "alter table dbo.t alter column Score_Date date not null",
+    "exec sp_executesql N'alter table dbo.t alter column Score_Date date not null'",
+    PK_BUILDER.format(collate=" + case when c.collation_name is null then N'' "
+                              "else N' collate ' + c.collation_name end"),
+])
+def test_alter_column_keeping_its_collation_passes(sql):
+    _, findings = check_sql(sql, "hook")
+    assert [f for f in findings if f.severity == ERROR] == [], findings
+
+
+def test_dynamic_sql_strings_are_checked_as_tsql():
+    n, findings = check_sql("exec sp_executesql N'select a::int as b from t'; "
+                            "exec ('select ''x'' as s from t limit 1')", "hook")
+    assert n == 4  # two EXEC statements and the two statements inside them
+    rules = {(f.where, f.rule) for f in findings}
+    assert ("hook (dynamic SQL 1)", "double-colon-cast") in rules
+    assert ("hook (dynamic SQL 2)", "limit") in rules
+
+
+def _render_primary_key_hook() -> str:
+    """macros/sqlserver_keys.sql's sqlserver__primary_key, rendered with plain Jinja."""
+    import re as _re
+    from types import SimpleNamespace
+
+    import jinja2
+
+    from tools.check_sqlserver import DBT_DIR
+
+    text = (DBT_DIR / "macros" / "sqlserver_keys.sql").read_text()
+    env = jinja2.Environment(extensions=["jinja2.ext.do"])
+    module = env.from_string(text).make_module({
+        "this": SimpleNamespace(schema="dbo", identifier="CD_FA_LABELS_DEMO"),
+        "modules": SimpleNamespace(re=_re),
+        "exceptions": SimpleNamespace(raise_compiler_error=lambda m: (_ for _ in ()).throw(ValueError(m))),
+    })
+    return str(module.sqlserver__primary_key(["Score_Date", "Depot_Number"]))
+
+
+def test_primary_key_hook_keeps_each_columns_collation():
+    """Without COLLATE the key's Depot_Number takes the FA database's default collation
+    while every other Depot_Number keeps Provisionen's: joins then fail with Msg 468."""
+    hook = _render_primary_key_hook()
+    n, findings = check_sql(hook, "primary_key hook")
+    assert n >= 2 and [f for f in findings if f.severity == ERROR] == [], findings
+    assert "collation_name" in hook
