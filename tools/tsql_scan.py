@@ -370,6 +370,13 @@ def scan_tree(tree: exp.Expression, where: str, is_model: bool) -> list[Finding]
     for _ in tree.find_all(exp.NullSafeEQ, exp.NullSafeNEQ):
         out.append(Finding(where, "is-distinct-from", "IS [NOT] DISTINCT FROM needs SQL Server 2022", WARN))
         break
+    for alias in tree.find_all(exp.Alias):
+        if alias.alias.lower() in ("row_hash", "sig_hash") and any(
+                str(f.this).lower() in ("checksum", "binary_checksum", "checksum_agg")
+                for f in alias.find_all(exp.Anonymous)):
+            out.append(Finding(where, "checksum-change-detection",
+                               f"{alias.alias} uses CHECKSUM: Microsoft documents it may miss "
+                               "changes (and it follows the collation); use HASHBYTES('SHA2_256', ...)"))
     for rnd in tree.find_all(exp.Round):
         if rnd.args.get("decimals") is None:
             out.append(Finding(where, "round-one-arg", "ROUND(x) needs a length in SQL Server: ROUND(x, 0)"))

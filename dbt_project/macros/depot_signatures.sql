@@ -7,15 +7,28 @@
     A signature is (Sig_Rows, Sig_Hash): a count and a sum of row hashes. Reading them is
     a scan of three narrow columns, not a rebuild. -#}
 
-{#- A row's hash: a 64-bit hash of its columns reduced to 30 bits, so that a depot's sum
-    fits a BIGINT. Only used to notice change: equal sums for different rows would need a
-    collision of the sum (about 1 in 10^9 per changed depot). -#}
+{#- A row's hash, reduced modulo the prime 1000000007 (30 bits) so that a depot's sum fits
+    a BIGINT. Only used to notice change. The guarantee, the same on both engines: a depot
+    whose rows changed keeps its signature only if (Sig_Rows, Sig_Hash) collide, i.e. the
+    row count is unchanged and the sums of the reduced hashes agree, about 1 in 10^9 per
+    changed depot; every column takes part exactly as stored (case and trailing blanks
+    included).
+    DuckDB: its 64-bit hash() of the columns. SQL Server: the first 4 bytes of
+    HASHBYTES('SHA2_256') over the columns as text, each marked so that NULL and '' differ
+    and separated so that no value can run into the next. Not CHECKSUM: Microsoft
+    documents that it may miss changes, and it follows the collation (under a
+    case-insensitive one 'abc' and 'ABC ' have one checksum). -#}
 {% macro row_hash(columns) %}{{ return(adapter.dispatch('row_hash')(columns)) }}{% endmacro %}
 {% macro default__row_hash(columns) -%}
 cast(hash({{ columns | join(', ') }}) % 1000000007 as bigint)
 {%- endmacro %}
 {% macro sqlserver__row_hash(columns) -%}
-cast(checksum({{ columns | join(', ') }}) as bigint)
+(cast(substring(hashbytes('SHA2_256', concat(
+    {%- for c in columns %}
+    {%- if not loop.first %} N'|',{% endif %} coalesce(N'~' + cast({{ c }} as nvarchar(4000)), N'')
+    {%- if not loop.last %},{% endif %}
+    {%- endfor %}
+)), 1, 4) as bigint) % 1000000007)
 {%- endmacro %}
 
 {#- The signature of each depot's rows in a row table (int_order_rows / int_booking_rows),

@@ -286,8 +286,8 @@ def test_dynamic_sql_strings_are_checked_as_tsql():
     assert ("hook (dynamic SQL 2)", "limit") in rules
 
 
-def _render_primary_key_hook() -> str:
-    """macros/sqlserver_keys.sql's sqlserver__primary_key, rendered with plain Jinja."""
+def _macro(file: str, name: str, *args) -> str:
+    """One macro of dbt_project/macros/<file>, rendered with plain Jinja (no dbt)."""
     import re as _re
     from types import SimpleNamespace
 
@@ -295,14 +295,19 @@ def _render_primary_key_hook() -> str:
 
     from tools.check_sqlserver import DBT_DIR
 
-    text = (DBT_DIR / "macros" / "sqlserver_keys.sql").read_text()
+    text = (DBT_DIR / "macros" / file).read_text()
     env = jinja2.Environment(extensions=["jinja2.ext.do"])
     module = env.from_string(text).make_module({
         "this": SimpleNamespace(schema="dbo", identifier="CD_FA_LABELS_DEMO"),
         "modules": SimpleNamespace(re=_re),
         "exceptions": SimpleNamespace(raise_compiler_error=lambda m: (_ for _ in ()).throw(ValueError(m))),
     })
-    return str(module.sqlserver__primary_key(["Score_Date", "Depot_Number"]))
+    return str(getattr(module, name)(*args))
+
+
+def _render_primary_key_hook() -> str:
+    """macros/sqlserver_keys.sql's sqlserver__primary_key."""
+    return _macro("sqlserver_keys.sql", "sqlserver__primary_key", ["Score_Date", "Depot_Number"])
 
 
 def test_primary_key_hook_keeps_each_columns_collation():
@@ -312,3 +317,30 @@ def test_primary_key_hook_keeps_each_columns_collation():
     n, findings = check_sql(hook, "primary_key hook")
     assert n >= 2 and [f for f in findings if f.severity == ERROR] == [], findings
     assert "collation_name" in hook
+
+
+# ---- change detection: HASHBYTES, never CHECKSUM ---------------------------------------
+@pytest.mark.parametrize("sql", [
+    "select a, cast(checksum(a, b) as bigint) as Row_Hash from t",
+    "select a, sum(binary_checksum(a, b)) as Sig_Hash from t group by a",
+])
+def test_checksum_for_change_detection_is_an_error(sql):
+    _, findings = check_sql(sql, "model")
+    assert "checksum-change-detection" in {f.rule for f in findings if f.severity == ERROR}
+
+
+def test_checksum_as_a_candidate_key_is_allowed():
+    _, findings = check_sql("select Datei_ID, checksum(Depot_Number) as key_hash from t", "model")
+    assert [f for f in findings if f.severity == ERROR] == []
+
+
+def test_sqlserver_row_hash_is_hashbytes_over_every_column():
+    sql = _macro("depot_signatures.sql", "sqlserver__row_hash", ["w.Datei_ID", "w.Remark", "w.Units"])
+    expr = f"select {sql} as Row_Hash from t as w"
+    n, findings = check_sql(expr, "row_hash")
+    assert n == 1 and [f for f in findings if f.severity == ERROR] == [], findings
+    assert "hashbytes('sha2_256'" in sql.lower() and "checksum" not in sql.lower()
+    # every column once, NULL marked apart from '' (N'~' + NULL is NULL -> N'')
+    for col in ("w.Datei_ID", "w.Remark", "w.Units"):
+        assert sql.count(f"coalesce(N'~' + cast({col} as nvarchar(4000)), N'')") == 1
+    assert sql.count("N'|'") == 2
