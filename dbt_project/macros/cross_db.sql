@@ -6,6 +6,17 @@
 {% macro default__trim_text(expr) %}trim({{ expr }}){% endmacro %}
 {% macro sqlserver__trim_text(expr) %}ltrim(rtrim({{ expr }})){% endmacro %}
 
+{#- The Remark as compared (rules §9): trimmed, lower-cased, blank = NULL. SQL Server's
+    usual collations compare case-insensitively and ignore trailing blanks, DuckDB compares
+    exactly; normalised, the copy partition (duplicate_row) is the same on both. SQL Server
+    also gets a binary collation, so an accent-insensitive database does not merge what
+    DuckDB keeps apart. -#}
+{% macro normalised_remark(remark) %}{{ return(adapter.dispatch('normalised_remark')(remark)) }}{% endmacro %}
+{% macro default__normalised_remark(remark) %}nullif(lower(trim({{ remark }})), ''){% endmacro %}
+{% macro sqlserver__normalised_remark(remark) -%}
+    nullif(lower(ltrim(rtrim({{ remark }}))), '') collate Latin1_General_100_BIN2
+{%- endmacro %}
+
 {#- Predicate: the remark marks a cancellation (rules §3): lower(remark) contains 'storn'.
     Lower-casing makes DuckDB's case-sensitive LIKE and SQL Server's case-insensitive
     collation agree. NULL remark -> not a cancellation. -#}

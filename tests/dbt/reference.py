@@ -24,7 +24,8 @@ reason from SPEC.md / docs/rules.md):
     cd_Bestand), not per cd_Datei row. `bad_file` is counted per cd_Datei row.
   * A NULL Import_Zeit sorts as the oldest delivery.
   * "identical in every column" compares the normalised values (trimmed keys, upper ISIN,
-    canonical types) and the Remark as delivered; NULLs compare equal.
+    canonical types) and the Remark trimmed and lower-cased, blank = NULL (rules §9);
+    NULLs compare equal.
   * duplicate_row first (each further exact copy), then conflicting_duplicate over the
     remaining distinct rows of a key (all of them), then repeated_transaction over what
     survived (the earliest surviving delivery is the transaction).
@@ -134,6 +135,11 @@ def _omap(series: pd.Series, fn: Any) -> pd.Series:
 def _trim(series: pd.Series) -> pd.Series:
     """Trimmed text; NULL stays NULL (blank is judged by _blank)."""
     return _omap(series, lambda v: None if v is None else v.strip())
+
+
+def _remark(series: pd.Series) -> pd.Series:
+    """rules §9: the Remark as compared: stripped of blanks, lower-case, blank -> None."""
+    return _omap(series, lambda v: None if v is None or not v.strip(" ") else v.strip(" ").lower())
 
 
 def _upper_trim(series: pd.Series) -> pd.Series:
@@ -248,7 +254,7 @@ def normalise_orders(raw: pd.DataFrame) -> pd.DataFrame:
         "isin": _upper_trim(raw["ISIN"]),
         "units": _scaled(raw["Units"], 6),
         "amount": _scaled(raw["Amount_EUR"], 2),
-        "remark": _text(raw["Remark"]),
+        "remark": _remark(raw["Remark"]),
         "cancel": _is_cancellation(raw["Remark"]),
     }, index=raw.index)
 
@@ -261,7 +267,7 @@ def normalise_bookings(raw: pd.DataFrame) -> pd.DataFrame:
         "type_raw": _text(raw["Booking_Type"]),
         "type": _canonical(raw["Booking_Type"], BOOKING_TYPES),
         "amount": _scaled(raw["Amount_EUR"], 2),
-        "remark": _text(raw["Remark"]),
+        "remark": _remark(raw["Remark"]),
         "cancel": _is_cancellation(raw["Remark"]),
     }, index=raw.index)
 

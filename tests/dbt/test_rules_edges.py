@@ -100,6 +100,15 @@ def edge_world() -> World:
     # O7: an order in a superseded B file: wrong_file_type (the row could never count).
     w.file(9603, "B", "2025-06-18", "2025-06-18 08:00")
     w.order(9603, "O7-A", "O7", "2025-06-18", amount="1000.00")
+    # O8: rows equal but for the Remark's case and blanks are copies (rules §9: the Remark
+    # is compared trimmed and lower-cased, as SQL Server's collation would compare it).
+    w.depot("O8")
+    w.order(u("2025-06-22"), "O8-A", "O8", "2025-06-22", amount="1000.00", remark="Online")
+    w.order(u("2025-06-22"), "O8-A", "O8", "2025-06-22", amount="1000.00", remark=" ONLINE  ")
+    # O9: a blank Remark is no remark (NULL): a copy of the row without one.
+    w.depot("O9")
+    w.booking(u("2025-06-22"), "O9-D", "O9", "2025-06-22", amount="300.00", remark="   ")
+    w.booking(u("2025-06-22"), "O9-D", "O9", "2025-06-22", amount="300.00", remark=None)
     return w
 
 
@@ -224,3 +233,12 @@ def test_open_wrong_file_type_before_superseded(res):
     # the rules are silent, so the reference follows dbt (report: docs/rules.md to decide).
     assert res.dq("2025-06-18", "cd_Order", "wrong_file_type") == 1
     assert res.dq("2025-06-18", "cd_Order", "superseded_file") == 0
+
+
+def test_open_remark_is_compared_trimmed_and_case_folded(res):
+    """One kept, one duplicate_row; compared as delivered they would conflict (both out)."""
+    assert agg(res, "2025-06-22", "O8")["Buys_7d"] == 1
+    assert res.dq("2025-06-22", "cd_Order", "duplicate_row") == 1
+    assert res.dq("2025-06-22", "cd_Order", "conflicting_duplicate") == 0
+    assert agg(res, "2025-06-22", "O9")["Deposit_30d_eff"] == 300.0
+    assert res.dq("2025-06-22", "cd_Buchung", "duplicate_row") == 1

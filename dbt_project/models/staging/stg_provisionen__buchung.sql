@@ -23,7 +23,7 @@ normalised as (
             when 'tax' then 'Tax'
         end as Booking_Type,
         cast(Amount_EUR as decimal(18,2)) as Amount_EUR,
-        Remark,
+        {{ normalised_remark('Remark') }} as Remark,
         case when {{ is_storno('Remark') }} then 1 else 0 end as is_cancellation
     from source
 

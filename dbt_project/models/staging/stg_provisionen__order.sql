@@ -23,7 +23,7 @@ normalised as (
         nullif(upper({{ trim_text('ISIN') }}), '') as ISIN,
         cast(Units as decimal(18,6)) as Units,
         cast(Amount_EUR as decimal(18,2)) as Amount_EUR,
-        Remark,
+        {{ normalised_remark('Remark') }} as Remark,
         case when {{ is_storno('Remark') }} then 1 else 0 end as is_cancellation
     from source
 
