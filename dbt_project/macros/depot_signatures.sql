@@ -15,7 +15,9 @@
     included).
     DuckDB: its 64-bit hash() of the columns. SQL Server: the first 4 bytes of
     HASHBYTES('SHA2_256') over the columns as text, each marked so that NULL and '' differ
-    and separated so that no value can run into the next. Not CHECKSUM: Microsoft
+    and separated so that no value can run into the next; every part gets one explicit
+    collation (columns of the source's and of the database's collation must not meet in
+    one CONCAT; the bytes hashed do not depend on it). Not CHECKSUM: Microsoft
     documents that it may miss changes, and it follows the collation (under a
     case-insensitive one 'abc' and 'ABC ' have one checksum). -#}
 {% macro row_hash(columns) %}{{ return(adapter.dispatch('row_hash')(columns)) }}{% endmacro %}
@@ -25,7 +27,7 @@ cast(hash({{ columns | join(', ') }}) % 1000000007 as bigint)
 {% macro sqlserver__row_hash(columns) -%}
 (cast(substring(hashbytes('SHA2_256', concat(
     {%- for c in columns %}
-    {%- if not loop.first %} N'|',{% endif %} coalesce(N'~' + cast({{ c }} as nvarchar(4000)), N'')
+    {%- if not loop.first %} N'|',{% endif %} coalesce(N'~' + cast({{ c }} as nvarchar(4000)) collate Latin1_General_100_BIN2, N'')
     {%- if not loop.last %},{% endif %}
     {%- endfor %}
 )), 1, 4) as bigint) % 1000000007)

@@ -342,5 +342,5 @@ def test_sqlserver_row_hash_is_hashbytes_over_every_column():
     assert "hashbytes('sha2_256'" in sql.lower() and "checksum" not in sql.lower()
     # every column once, NULL marked apart from '' (N'~' + NULL is NULL -> N'')
     for col in ("w.Datei_ID", "w.Remark", "w.Units"):
-        assert sql.count(f"coalesce(N'~' + cast({col} as nvarchar(4000)), N'')") == 1
+        assert sql.count(f"coalesce(N'~' + cast({col} as nvarchar(4000)) collate Latin1_General_100_BIN2, N'')") == 1
     assert sql.count("N'|'") == 2
