@@ -178,11 +178,119 @@ def scan_tokens(sql: str, where: str) -> list[Finding]:
             elif name in ("datediff", "dateadd", "datepart", "datename") and i + 2 < len(toks) \
                     and toks[i + 2].token_type.name == "STRING":
                 add("datepart-string", f"{name}('...', ...): the date part is a keyword (day), not a string", tok)
+    out += _order_and_argument_findings(toks, where)
     for m in _NULLS_ORDER_RE.finditer(sql):
         if not _inside_literal_or_comment(sql, m.start()):
             out.append(Finding(where, "nulls-order", f"NULLS {m.group(1).upper()}: not in SQL Server"))
     if "{{" in sql or "{%" in sql:
         out.append(Finding(where, "jinja", "uncompiled Jinja left in the SQL"))
+    return out
+
+
+DATEPARTS = {"year", "yy", "yyyy", "quarter", "qq", "q", "month", "mm", "m", "dayofyear", "dy", "y",
+             "day", "dd", "d", "week", "wk", "ww", "weekday", "dw", "hour", "hh", "minute", "mi", "n",
+             "second", "ss", "s", "millisecond", "ms", "microsecond", "mcs", "nanosecond", "ns",
+             "iso_week", "isowk", "isoww"}
+_DATE_FUNCTIONS = ("datediff", "datediff_big", "dateadd", "datepart", "datename")
+
+
+def _arguments(toks, open_index: int) -> list[list]:
+    """The comma-separated arguments (token lists) of the call whose '(' is at open_index."""
+    args, current, depth = [], [], 0
+    for tok in toks[open_index + 1:]:
+        kind = tok.token_type.name
+        if kind == "L_PAREN":
+            depth += 1
+        elif kind == "R_PAREN":
+            if depth == 0:
+                break
+            depth -= 1
+        elif kind == "COMMA" and depth == 0:
+            args.append(current)
+            current = []
+            continue
+        current.append(tok)
+    args.append(current)
+    return args
+
+
+def _order_and_argument_findings(toks, where: str) -> list[Finding]:
+    """Forms sqlglot accepts (and silently rewrites) that SQL Server rejects: TOP before
+    DISTINCT, CONVERT to a string type without a length (30 characters), a date function
+    with its unit last (DuckDB's argument order)."""
+    out = []
+    for i, tok in enumerate(toks):
+        kind, text = tok.token_type.name, tok.text.lower()
+        nxt = toks[i + 1] if i + 1 < len(toks) else None
+        if kind == "TOP" and nxt is not None:
+            j = i + 2
+            if nxt.token_type.name == "L_PAREN":
+                depth, j = 1, i + 2
+                while j < len(toks) and depth:
+                    depth += {"L_PAREN": 1, "R_PAREN": -1}.get(toks[j].token_type.name, 0)
+                    j += 1
+            if j < len(toks) and toks[j].token_type.name == "DISTINCT":
+                out.append(Finding(where, "top-before-distinct",
+                                   f"TOP ... DISTINCT: SQL Server wants SELECT DISTINCT TOP (n) (line {tok.line})"))
+        if nxt is None or nxt.token_type.name != "L_PAREN":
+            continue
+        if text in ("convert", "try_convert") and i + 3 < len(toks) \
+                and toks[i + 2].text.upper() in _STRING_TYPES and toks[i + 3].token_type.name == "COMMA":
+            out.append(Finding(where, "convert-without-length",
+                               f"{text.upper()}({toks[i + 2].text.upper()}, ...) without a length is "
+                               f"{toks[i + 2].text.upper()}(30): give the length (line {tok.line})"))
+        if text in _DATE_FUNCTIONS:
+            args = _arguments(toks, i + 1)
+            first, last = args[0], args[-1]
+
+            def unit(arg) -> bool:
+                return len(arg) == 1 and arg[0].text.lower() in DATEPARTS
+
+            if len(args) >= 2 and not unit(first) and unit(last) and first and first[0].token_type.name != "STRING":
+                out.append(Finding(where, "date-unit-last",
+                                   f"{text}(..., {last[0].text}): the unit comes first in SQL Server: "
+                                   f"{text}({last[0].text}, ...) (line {tok.line})"))
+    return out
+
+
+def _own_select(node: exp.Expression) -> exp.Expression | None:
+    """The SELECT (or subquery) ``node`` belongs to."""
+    parent = node.parent
+    while parent is not None and not isinstance(parent, (exp.Select, exp.Subquery)):
+        parent = parent.parent
+    return parent
+
+
+def _window_and_aggregate_findings(tree: exp.Expression, where: str) -> list[Finding]:
+    """A window function in WHERE/HAVING/GROUP BY/ON, and an aggregate over an aggregate or
+    a window function (both allowed by sqlglot, errors in SQL Server: Msg 4108, 130)."""
+    out = []
+    for cls, name in ((exp.Where, "WHERE"), (exp.Having, "HAVING"), (exp.Group, "GROUP BY")):
+        for clause in tree.find_all(cls):
+            home = _own_select(clause)
+            for win in clause.find_all(exp.Window):
+                if _own_select(win) is home:
+                    out.append(Finding(where, "window-in-where",
+                                       f"window function in {name} ({win.sql('tsql')[:50]}): compute it "
+                                       "in a CTE, filter outside"))
+    for join in tree.find_all(exp.Join):
+        on = join.args.get("on")
+        if on is not None and any(_own_select(w) is _own_select(on) for w in on.find_all(exp.Window)):
+            out.append(Finding(where, "window-in-where", "window function in JOIN ... ON"))
+    for agg in tree.find_all(exp.AggFunc):
+        if isinstance(agg.parent, exp.Window) and agg.parent.this is agg:
+            continue  # SUM(COUNT(*)) OVER (...) is fine
+        home = _own_select(agg)
+        for inner in agg.find_all(exp.AggFunc, exp.Window):
+            if inner is agg or _own_select(inner) is not home:
+                continue
+            if isinstance(inner, exp.AggFunc) and isinstance(inner.parent, exp.Window):
+                continue  # reported as the window
+            kind = "a window function" if isinstance(inner, exp.Window) else "an aggregate"
+            out.append(Finding(where, "nested-aggregate",
+                               f"{agg.sql('tsql')[:60]}: an aggregate over {kind} is an error in "
+                               "SQL Server: aggregate in a CTE first"))
+            break
     return out
 
 
@@ -468,7 +576,8 @@ def check_sql(sql: str, where: str, is_model: bool = False) -> tuple[int, list[F
         first = str(exc).splitlines()[0]
         return 0, findings + [Finding(where, "parse", f"not valid T-SQL for sqlglot: {first}")]
     for tree in trees:
-        findings += scan_tree(tree, where, is_model) + _collate_findings(tree, where)
+        findings += (scan_tree(tree, where, is_model) + _collate_findings(tree, where)
+                     + _window_and_aggregate_findings(tree, where))
     n = len(trees)
     for k, inner in enumerate(dynamic_sql(sql), start=1):
         m, more = check_sql(inner, f"{where} (dynamic SQL {k})")

@@ -344,3 +344,36 @@ def test_sqlserver_row_hash_is_hashbytes_over_every_column():
     for col in ("w.Datei_ID", "w.Remark", "w.Units"):
         assert sql.count(f"coalesce(N'~' + cast({col} as nvarchar(4000)) collate Latin1_General_100_BIN2, N'')") == 1
     assert sql.count("N'|'") == 2
+
+
+# ---- forms sqlglot accepts (and rewrites) that SQL Server rejects -----------------------
+FORMS = [
+    ("window-in-where", "select a from t where row_number() over (order by b) = 1",
+     "select a from (select a, row_number() over (order by b) as rn from t) as x where rn = 1"),
+    ("window-in-where", "select a, count(*) as n from t group by a having max(sum(b)) over () > 1",
+     "select a, count(*) as n from t group by a having count(*) > 1"),
+    ("nested-aggregate", "select max(count(*)) as m from t group by a",
+     "select sum(count(*)) over (partition by a) as m from t group by a"),
+    ("nested-aggregate", "select sum(row_number() over (order by b)) as s from t",
+     "select max(rn) as s from (select row_number() over (order by b) as rn from t) as x"),
+    ("convert-without-length", "select convert(varchar, d, 23) as s from t",
+     "select convert(varchar(10), d, 23) as s from t"),
+    ("convert-without-length", "select try_convert(nvarchar, d) as s from t",
+     "select try_convert(nvarchar(30), d) as s from t"),
+    ("top-before-distinct", "select top 5 distinct a from t order by a",
+     "select distinct top 5 a from t order by a"),
+    ("top-before-distinct", "select top (5) distinct a from t order by a",
+     "select distinct top (5) a from t order by a"),
+    ("date-unit-last", "select datediff(a, b, day) as n from t",
+     "select datediff(day, a, b) as n from t"),
+    ("date-unit-last", "select dateadd(Order_Date, 1, day) as n from t",
+     "select dateadd(day, 1, Order_Date) as n from t"),
+]
+
+
+@pytest.mark.parametrize("rule, bad, good", FORMS, ids=[f"{r}-{i}" for i, (r, _, _) in enumerate(FORMS)])
+def test_forms_sqlglot_accepts_but_sql_server_rejects(rule, bad, good):
+    _, found = check_sql(bad, "snippet", is_model=True)
+    assert rule in {f.rule for f in found if f.severity == ERROR}, found
+    _, found = check_sql(good, "snippet", is_model=True)
+    assert rule not in {f.rule for f in found}, found
