@@ -257,6 +257,82 @@ def type_findings(types: dict[str, dict[str, str]]) -> list[Finding]:
     return out
 
 
+def CASE_SENSITIVE_TSQL():  # noqa: N802 (a dialect factory)
+    """T-SQL with case-sensitive names: a FA database with a binary (BIN2) collation
+    matches table and column names exactly, so the models must too."""
+    from sqlglot.dialects.dialect import Dialect
+
+    return Dialect.get_or_raise("tsql, normalization_strategy=case_sensitive")
+
+
+_TYPE_FAMILIES = (("text", ("CHAR", "VARCHAR", "NCHAR", "NVARCHAR", "TEXT")),
+                  ("date", ("DATE", "DATETIME", "DATETIME2", "SMALLDATETIME", "TIME", "TIMESTAMP")),
+                  ("number", ("INT", "BIGINT", "SMALLINT", "TINYINT", "BIT", "DECIMAL", "NUMERIC",
+                              "FLOAT", "REAL", "DOUBLE", "MONEY")))
+
+
+def _family(type_sql: str) -> str | None:
+    name = re.sub(r"\(.*", "", type_sql.upper()).strip()
+    for family, names in _TYPE_FAMILIES:
+        if name in names:
+            return family
+    return None  # unknown / NULL: compatible with anything
+
+
+def union_findings(tree, where: str, schema: dict, dialect) -> list[Finding]:
+    """The branches of every UNION [ALL] have as many columns and, column by column, types
+    of one family (text, date, number). SQL Server converts every branch to the type of
+    highest precedence: text meeting a number or a date is converted to it (an error on
+    the first non-numeric value), where DuckDB would make both text."""
+    import sqlglot
+    from sqlglot import exp
+    from sqlglot.optimizer.annotate_types import annotate_types
+
+    out = []
+    unions = [u for u in tree.find_all(exp.Union) if not isinstance(u.parent, exp.Union)]
+    if not unions:
+        return out
+    try:
+        typed = annotate_types(sqlglot.parse_one(tree.sql(dialect=dialect), read=dialect),
+                               schema=schema, dialect=dialect)
+    except Exception:
+        return out
+
+    def branches(node):
+        if isinstance(node, exp.Union):
+            return branches(node.left) + branches(node.right)
+        if isinstance(node, exp.Subquery):
+            return branches(node.this)
+        return [node] if isinstance(node, exp.Select) else []
+
+    for union in typed.find_all(exp.Union):
+        if isinstance(union.parent, exp.Union):
+            continue
+        selects = branches(union)
+        if any(any(isinstance(p, exp.Star) for p in s.expressions) for s in selects):
+            continue
+        widths = {len(s.expressions) for s in selects}
+        if len(widths) > 1:
+            out.append(Finding(where, "union-columns",
+                               f"UNION branches have {sorted(widths)} columns: they must have as many"))
+            continue
+        first = selects[0]
+        for i, proj in enumerate(first.expressions):
+            kinds = {}
+            for s in selects:
+                t = s.expressions[i].type
+                fam = _family(t.sql("tsql")) if t is not None else None
+                if fam:
+                    kinds.setdefault(fam, t.sql("tsql"))
+            if len(kinds) > 1:
+                out.append(Finding(where, "union-types",
+                                   f"UNION column {i + 1} ({proj.alias_or_name}) is "
+                                   f"{' in one branch, '.join(kinds.values())} in another: SQL Server "
+                                   "converts to the type of highest precedence; cast every branch "
+                                   "to one type"))
+    return out
+
+
 def column_findings(manifest: dict, types_out: dict | None = None,
                     own_columns: dict | None = None) -> list[Finding]:
     """Every column a model or data test names must exist where it reads it.
@@ -275,6 +351,8 @@ def column_findings(manifest: dict, types_out: dict | None = None,
     from sqlglot.optimizer.qualify import qualify
 
     from ml.source import SOURCE_TABLES
+
+    tsql = CASE_SENSITIVE_TSQL()
 
     nodes = {k: v for k, v in manifest["nodes"].items()
              if v["resource_type"] in ("model", "test") and v.get("compiled_code")}
@@ -304,10 +382,11 @@ def column_findings(manifest: dict, types_out: dict | None = None,
                 c: (t if t not in ("UNKNOWN", "NULL") else "INT")
                 for c, t in own_columns[node["alias"]].items()}
         try:
-            tree = qualify(sqlglot.parse_one(node["compiled_code"], read="tsql"), schema=schema,
-                           dialect="tsql", expand_alias_refs=False, validate_qualify_columns=True)
+            tree = qualify(sqlglot.parse_one(node["compiled_code"], read=tsql), schema=schema,
+                           dialect=tsql, expand_alias_refs=False, validate_qualify_columns=True)
+            out += union_findings(tree, where, schema, tsql)
             try:
-                tree = annotate_types(tree, schema=schema, dialect="tsql")
+                tree = annotate_types(tree, schema=schema, dialect=tsql)
                 cols = {sel.alias_or_name: (sel.type.sql("tsql") if sel.type else "UNKNOWN")
                         for sel in tree.selects}
             except Exception:  # types are a bonus; columns were resolved
@@ -321,7 +400,9 @@ def column_findings(manifest: dict, types_out: dict | None = None,
             severe = "could not be resolved" in message
             out.append(Finding(where, "unresolved-column" if severe else "qualify",
                                message + (" (a select-list alias cannot be used in the same "
-                                          "SELECT, WHERE or GROUP BY in SQL Server)" if severe else ""),
+                                          "SELECT, WHERE or GROUP BY in SQL Server; names are "
+                                          "matched case-sensitively, as in a database with a "
+                                          "binary (BIN2) collation)" if severe else ""),
                                ERROR if severe else WARN))
             cols = {}
         except Exception as exc:  # sqlglot could not follow it: say so, do not fail

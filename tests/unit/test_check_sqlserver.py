@@ -377,3 +377,47 @@ def test_forms_sqlglot_accepts_but_sql_server_rejects(rule, bad, good):
     assert rule in {f.rule for f in found if f.severity == ERROR}, found
     _, found = check_sql(good, "snippet", is_model=True)
     assert rule not in {f.rule for f in found}, found
+
+
+# ---- names are case-sensitive in a BIN2 database; UNION branches agree on types --------
+@pytest.mark.parametrize("sql", [
+    'select depot_number from "FA"."dbo"."stg"',                  # column spelt in another case
+    'select Depot_Number from "FA"."dbo"."STG"',                  # table spelt in another case
+])
+def test_names_must_match_case_as_in_a_bin2_database(sql):
+    from tools.check_sqlserver import column_findings
+
+    found = column_findings(_manifest({
+        "stg": ('select Depot_Number, Cash_EUR as Cash from "Provisionen"."dbo"."cd_Saldo"', []),
+        "mart": (sql, ["stg"]),
+    }))
+    assert [(f.where, f.severity) for f in found] == [("model mart", ERROR)], found
+
+
+@pytest.mark.parametrize("sql, rule", [
+    ('select Depot_Number as k from "FA"."dbo"."stg" union all select Cash from "FA"."dbo"."stg"',
+     "union-types"),
+    ('select Depot_Number, Cash from "FA"."dbo"."stg" union all select Depot_Number from "FA"."dbo"."stg"',
+     "union-columns"),
+])
+def test_union_branches_must_agree(sql, rule):
+    from tools.check_sqlserver import column_findings
+
+    found = column_findings(_manifest({
+        "stg": ('select Depot_Number, cast(Cash_EUR as decimal(18,2)) as Cash '
+                'from "Provisionen"."dbo"."cd_Saldo"', []),
+        "mart": (sql, ["stg"]),
+    }))
+    assert rule in {f.rule for f in found if f.severity == ERROR}, found
+
+
+def test_union_of_one_family_passes():
+    from tools.check_sqlserver import column_findings
+
+    found = column_findings(_manifest({
+        "stg": ('select Depot_Number, cast(Cash_EUR as decimal(18,2)) as Cash '
+                'from "Provisionen"."dbo"."cd_Saldo"', []),
+        "mart": ('select Depot_Number, Cash from "FA"."dbo"."stg" union all '
+                 'select cast(null as varchar(20)), cast(1 as int) from "FA"."dbo"."stg"', ["stg"]),
+    }))
+    assert found == []
