@@ -30,6 +30,7 @@ import argparse
 import contextlib
 import io
 import json
+import logging
 import re
 import os
 import shutil
@@ -158,6 +159,65 @@ def compile_hooks(work: Path, vars_: dict) -> list[tuple[str, str]]:
             body = body.replace("inline_query", parts[2])
         units.append((" ".join(parts), body.strip()))
     return units
+
+
+# dbt-sqlserver's own wrappers around the compiled SQL, rendered by its macros: every
+# table and incremental model is built through a view (EXEC('CREATE OR ALTER VIEW
+# <alias>__dbt_tmp_vw AS <escaped SQL>')) then SELECT * INTO; the intermediate tables get a
+# clustered columnstore index; a data test runs as EXEC('create view testview_... as
+# <escaped SQL>') and a SELECT over it. The compiled SQL comes in as the var wrap_sql.
+# (sqlserver__create_table_as itself cannot be rendered offline: it drops the temporary
+# view through the adapter, which needs a connection; its SELECT * INTO is added as is.)
+WRAPPERS_INLINE = """
+{%- if execute -%}
+{%- set bodies = var('wrap_sql') -%}
+{%- for node in graph.nodes.values() if node.resource_type == 'model' and node.name in bodies['model'] -%}
+{%- set view = api.Relation.create(database=target.database, schema=target.schema, identifier=node.alias ~ '__dbt_tmp_vw', type='view') -%}
+{%- set table = api.Relation.create(database=target.database, schema=target.schema, identifier=node.alias) %}
+-- @@unit view {{ node.name }}
+{{ get_create_view_as_sql(view, bodies['model'][node.name]) }}
+EXEC('SELECT * INTO {{ table }} FROM {{ view }}')
+{%- if node.config.get('as_columnstore', true) %}
+-- @@unit index {{ node.name }}
+{{ sqlserver__create_clustered_columnstore_index(table) }}
+{%- endif %}
+{% endfor -%}
+{%- for name, sql in bodies['test'].items() %}
+-- @@unit test {{ name }}
+{{ get_test_sql(sql, 'count(*)', '!= 0', '!= 0', none) }}
+{% endfor -%}
+{%- endif -%}
+"""
+
+
+def _inline_units(work: Path, name: str, inline: str, vars_: dict) -> list[tuple[str, str]]:
+    """Compile an inline query for SQL Server offline; its '-- @@unit <label>' sections."""
+    from dbt.cli.main import dbtRunner
+
+    target_path = work / f"target_{name}"
+    cli = ["--quiet", "--no-use-colors", "--log-format", "text", "compile",
+           "--no-populate-cache", "--no-introspect", "--vars", json.dumps(vars_),
+           "--inline", inline,
+           "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR), "--target", "sqlserver",
+           "--target-path", str(target_path), "--log-path", str(target_path / "logs")]
+    with contextlib.redirect_stdout(io.StringIO()):  # an inline compile prints its result
+        res = dbtRunner().invoke(cli)
+    if not res.success:
+        raise SystemExit(f"check-sqlserver: rendering {name} for SQL Server failed: {res.exception}")
+    text = res.result.results[0].node.compiled_code
+    units = []
+    for chunk in text.split("-- @@unit ")[1:]:
+        header, _, body = chunk.partition("\n")
+        units.append((header.strip(), body.strip()))
+    return units
+
+
+def compile_wrappers(work: Path, vars_: dict, compiled: dict[str, dict[str, str]]) -> list[tuple[str, str]]:
+    """[(label, T-SQL)] of dbt-sqlserver's create-view/table, index and test wrappers
+    around every compiled model (full form) and data test."""
+    bodies = {"model": compiled["model"], "test": compiled["test"]}
+    return [(f"wrapper {label}", sql) for label, sql in
+            _inline_units(work, "wrappers", WRAPPERS_INLINE, {**vars_, "wrap_sql": bodies})]
 
 
 def writer_statements() -> list[tuple[str, str]]:
@@ -518,6 +578,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip-dbt", action="store_true", help="only the Python writer's statements")
     args = ap.parse_args(argv)
     t0 = time.monotonic()
+    # sqlglot logs "falling back to parsing as a Command" for dbt-sqlserver's batches
+    logging.getLogger("sqlglot").setLevel(logging.ERROR)
     out = Path(args.out)
     if out.exists():
         shutil.rmtree(out)
@@ -529,7 +591,7 @@ def main(argv: list[str] | None = None) -> int:
 
     findings: list[Finding] = []
     parsed = checked = 0
-    n_models = n_tests = n_incremental = n_hooks = 0
+    n_models = n_tests = n_incremental = n_hooks = n_wrappers = n_outside = 0
 
     if not args.skip_dbt:
         work = out / "_dbt"
@@ -577,6 +639,21 @@ def main(argv: list[str] | None = None) -> int:
                 findings += f
         n_hooks = len(hook_units)
         findings += coverage_findings(full["model"], hook_units, load_manifest(work, "full"))
+        log("check-sqlserver: rendering dbt-sqlserver's create-view/table and test wrappers")
+        wrappers = compile_wrappers(work, {"fund": fund, "force_incremental": False, **DATE_VARS}, full)
+        (out / "wrappers").mkdir()
+        for label, sql in wrappers:
+            kind, name = label.split()[1:3]
+            (out / "wrappers" / f"{name}.{kind}.sql").write_text(f"-- {label}\n{sql}\n")
+            n, f = check_sql(sql, label)
+            parsed += n
+            checked += 1
+            # dbt-sqlserver's own batch (TRY/CATCH, EXEC @rc = ..., columnstore DDL) is
+            # partly outside sqlglot's grammar; what it wraps (the EXEC strings) is checked
+            outer = [x for x in f if x.rule == "parse" and x.where == label]
+            n_outside += bool(outer)
+            findings += [x for x in f if x not in outer]
+        n_wrappers = len(wrappers)
         findings += dispatch_findings()
         for name, sql in sorted(full["test"].items()):
             (out / "tests" / f"{name}.sql").write_text(sql)
@@ -613,7 +690,8 @@ def main(argv: list[str] | None = None) -> int:
     seconds = time.monotonic() - t0
     print(
         f"check-sqlserver: {n_models} models ({n_incremental} with a separate incremental form), "
-        f"{n_tests} data tests, {n_hooks} hook/strategy statements, "
+        f"{n_tests} data tests, {n_hooks} hook/strategy statements, {n_wrappers} dbt-sqlserver wrappers "
+        f"({n_outside} partly outside sqlglot's grammar, their EXEC strings checked), "
         f"{len(statements)} Python writer statements, {len(literals)} SQL strings in ml/; "
         f"{checked} units checked, {parsed} T-SQL statements parsed; "
         f"{len(errors)} errors, {len(warnings)} warnings; {seconds:.1f} s; output in {out}"

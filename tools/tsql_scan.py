@@ -574,9 +574,13 @@ def check_sql(sql: str, where: str, is_model: bool = False) -> tuple[int, list[F
         trees = [t for t in sqlglot.parse(for_sqlglot(sql), read="tsql") if t is not None]
     except (ParseError, TokenError) as exc:
         first = str(exc).splitlines()[0]
-        return 0, findings + [Finding(where, "parse", f"not valid T-SQL for sqlglot: {first}")]
+        findings.append(Finding(where, "parse", f"not valid T-SQL for sqlglot: {first}"))
+        trees = []
     for tree in trees:
-        findings += (scan_tree(tree, where, is_model) + _collate_findings(tree, where)
+        view = isinstance(tree, exp.Create) and str(tree.args.get("kind") or "").upper() == "VIEW"
+        if view and isinstance(tree.expression, exp.Query):
+            tree = tree.expression  # a view's body follows a model's rules
+        findings += (scan_tree(tree, where, is_model or view) + _collate_findings(tree, where)
                      + _window_and_aggregate_findings(tree, where))
     n = len(trees)
     for k, inner in enumerate(dynamic_sql(sql), start=1):

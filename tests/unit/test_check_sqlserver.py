@@ -421,3 +421,13 @@ def test_union_of_one_family_passes():
                  'select cast(null as varchar(20)), cast(1 as int) from "FA"."dbo"."stg"', ["stg"]),
     }))
     assert found == []
+
+
+def test_a_view_created_by_dynamic_sql_follows_the_rules_of_a_model():
+    """dbt-sqlserver creates views and tests as EXEC('create view ... as <sql>')."""
+    _, found = check_sql("EXEC('create view [dbo].[v] as select a from t order by a;')", "wrapper")
+    assert ("wrapper (dynamic SQL 1)", "order-by-in-view") in {(f.where, f.rule) for f in found}
+    _, found = check_sql("EXEC('create view [dbo].[v] as select max(a) from t;')", "wrapper")
+    assert "unnamed-column" in {f.rule for f in found}
+    _, found = check_sql("EXEC('create view [dbo].[v] as select top (1) a from t order by a;')", "w")
+    assert found == []
