@@ -72,7 +72,7 @@ def sqlserver_env(monkeypatch, tmp_path):
     import sqlalchemy
 
     real = sqlalchemy.create_engine
-    monkeypatch.setattr(sqlalchemy, "create_engine", lambda url, **kw: real(url, module=fake, **kw))
+    monkeypatch.setattr(sqlalchemy, "create_engine", lambda url, **kw: real(url, **{**kw, "module": fake}))
     return fake
 
 

@@ -64,3 +64,52 @@ def test_a_dbt_target_equal_to_the_engine_is_accepted():
     assert load_settings({"FA_ENGINE": "sqlserver", "FA_DBT_TARGET": "sqlserver"}).engine == "sqlserver"
     assert load_settings({"FA_DBT_TARGET": "duckdb"}).engine == "duckdb"
     assert load_settings({"FA_DBT_TARGET": ""}).engine == "duckdb"
+
+
+# ---- the real Microsoft ODBC Driver 18 (from a wheel), no server -------------------------
+def _real_driver():
+    """The path of msodbcsql18 as shipped by the mssql-python-odbc wheel, or a skip."""
+    from pathlib import Path
+
+    try:
+        import pyodbc  # noqa: F401
+    except ImportError as exc:
+        pytest.skip(f"pyodbc cannot be loaded ({exc}): install unixODBC (apt-get install unixodbc)")
+    try:
+        import mssql_python_odbc
+    except ImportError:
+        pytest.skip("mssql-python-odbc (Microsoft ODBC Driver 18 in a wheel) is not installed")
+    lib = Path(mssql_python_odbc.get_libs_dir()) / "linux" / "debian_ubuntu" / "x86_64" / "lib"
+    found = sorted(lib.glob("libmsodbcsql-18*.so*"))
+    if not found:
+        pytest.skip(f"no libmsodbcsql-18 for this platform in {lib}")
+    return found[0]
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:  # bound, never listening: a connection is refused
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_real_driver_refused_connection_is_one_error_line_without_the_password(env):
+    """Our connection string through the real driver: ';', '}' and '=' in the password
+    are braced correctly (else the driver manager, not the driver, would answer), and a
+    refused connection ends in one Error line with the password nowhere."""
+    driver = _real_driver()
+    secret = "s3cr;et}pw={x"
+    env.setenv("FA_SQLSERVER_HOST", "127.0.0.1")
+    env.setenv("FA_SQLSERVER_PORT", str(_closed_port()))
+    env.setenv("FA_SQLSERVER_USER", "fa_writer")
+    env.setenv("FA_SQLSERVER_PASSWORD", secret)
+    env.setenv("FA_SQLSERVER_DRIVER", str(driver))
+    env.setenv("FA_SQLSERVER_LOGIN_TIMEOUT", "1")
+    result = CliRunner().invoke(cli, ["qc"])
+    assert result.exit_code == 3, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1, result.output
+    assert lines[0].startswith("Error: cannot connect to SQL Server 127.0.0.1 database FA: ")
+    assert "[Microsoft][ODBC Driver 18 for SQL Server]" in lines[0]  # the driver itself answered
+    assert "s3cr" not in result.output and "pw={x" not in result.output
