@@ -609,3 +609,33 @@ def test_the_strict_fake_refuses_what_msodbcsql_refuses():
     cur.setinputsizes([(12, 3, 0)])
     with pytest.raises(Error, match="22001"):  # longer than declared: right truncation
         cur.executemany("INSERT INTO #s (a) VALUES (?)", [("abcd",)])
+
+
+# ---- the first-deployment preflight (tools/sqlserver_preflight.py), on the fake ---------
+def test_preflight_describes_models_compiles_hooks_and_checks_the_databases(tmp_path):
+    from tools.sqlserver_preflight import preflight
+
+    build = tmp_path / "build"
+    for folder in ("models", "tests", "hooks"):
+        (build / folder).mkdir(parents=True)
+    (build / "models" / "stg.sql").write_text("select 1 as a\n")
+    (build / "tests" / "t.sql").write_text("select a from dbo.stg where a is null\n")
+    (build / "hooks" / "m.hook.sql").write_text("-- hook m\ndelete from dbo.m where 1 = 0\n;\n"
+                                                "-- hook m\nBROKEN statement\n;\n")
+    con = FakeConnection(fail_when=lambda sql: "BROKEN" in sql)
+    con.respond("SERVERPROPERTY", ["major_version", "version", "server_collation"],
+                [(16, "16.0.4135.4", "Latin1_General_CI_AS")], types=[int, str, str])
+    con.respond("sys.databases", ["name", "collation_name", "rcsi"],
+                [("FA", "Latin1_General_100_BIN2", 0), ("Provisionen", "Latin1_General_CI_AS", 1)],
+                types=[str, str, int])
+    con.respond("sp_describe_first_result_set", ["name", "system_type_name"], [("a", "int")],
+                types=[str, str])
+    failures, report = preflight(SqlServerDatabase(con), build, "FA", "Provisionen")
+    described = [c for c in con.statements if "sp_describe_first_result_set" in c.sql]
+    assert [c.params for c in described] == [["select 1 as a\n"], ["select a from dbo.stg where a is null\n"]]
+    assert report["described"] == {"models/stg.sql": {"a": "int"}, "tests/t.sql": {"a": "int"}}
+    noexec = [c.sql for c in con.statements if c.sql.startswith(("SET NOEXEC", "delete", "BROKEN"))]
+    assert noexec == ["SET NOEXEC ON", "delete from dbo.m where 1 = 0", "SET NOEXEC OFF",
+                      "SET NOEXEC ON", "BROKEN statement", "SET NOEXEC OFF"]
+    assert len(failures) == 2
+    assert "READ_COMMITTED_SNAPSHOT is OFF" in failures[0] and failures[1].startswith("hooks/m.hook.sql:")
