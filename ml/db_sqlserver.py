@@ -653,7 +653,14 @@ def _is_driver_error(exc: Exception) -> bool:
 
 
 def open_sqlserver_target(settings: Settings, env: Mapping[str, str] | None = None) -> SqlServerDatabase:
-    """Connect to the FA database (called by ml.db.open_target when FA_ENGINE=sqlserver).
+    """Connect to the FA database (called by ml.db.open_target when FA_ENGINE=sqlserver)."""
+    cfg = sqlserver_config(env)
+    return open_sqlserver_database(cfg, cfg.database, settings.write_chunk_size)
+
+
+def open_sqlserver_database(cfg: SqlServerConfig, database: str, chunk_size: int = 10_000) -> SqlServerDatabase:
+    """A Database over one connection to ``database`` (the FA database, or the test
+    source database of the live suite).
 
     The Database gets the pyodbc connection itself, detached from SQLAlchemy's pool:
     ``autocommit`` set on the pool's proxy would never reach pyodbc (DDL outside a
@@ -661,18 +668,17 @@ def open_sqlserver_target(settings: Settings, env: Mapping[str, str] | None = No
     the pool's reset on return would roll back). Its close() closes that connection and
     disposes the engine made here.
     """
-    cfg = sqlserver_config(env)
-    engine = _engine(cfg, cfg.database)
+    engine = _engine(cfg, database)
     try:
         fairy = engine.raw_connection()
     except Exception as exc:
         engine.dispose()
         raise DataError(
-            f"cannot connect to SQL Server {cfg.host} database {cfg.database}: "
+            f"cannot connect to SQL Server {cfg.host} database {database}: "
             f"{mask_secrets(str(getattr(exc, 'orig', exc)), [cfg.password])}"
         ) from None
     fairy.detach()  # the pool forgets it: closing it closes the driver connection
-    return SqlServerDatabase(fairy.dbapi_connection, chunk_size=settings.write_chunk_size,
+    return SqlServerDatabase(fairy.dbapi_connection, chunk_size=chunk_size,
                              secrets=[cfg.password or ""], on_close=engine.dispose)
 
 

@@ -134,14 +134,15 @@ def _load_source(env, tmp_path) -> None:
     import duckdb
 
     from ml.config import load_settings
-    from ml.db_sqlserver import SqlServerDatabase, get_engine_source
+    from ml.db_sqlserver import open_sqlserver_database, sqlserver_config
     from ml.demo_data import generate
 
-    duck_env = {k: v for k, v in env.items() if k != "FA_ENGINE"}
+    duck_env = {k: v for k, v in env.items() if k not in ("FA_ENGINE", "FA_DBT_TARGET")}
     duck_env["FA_SOURCE_DB"] = str(tmp_path / "provisionen.duckdb")
     generate(load_settings(duck_env), depots=150, days=420, seed=7, end_date=date(2025, 8, 20))
     con = duckdb.connect(duck_env["FA_SOURCE_DB"], read_only=True)
-    src = SqlServerDatabase(get_engine_source(env).raw_connection(), chunk_size=5_000)
+    cfg = sqlserver_config(env)
+    src = open_sqlserver_database(cfg, cfg.source_database, chunk_size=5_000)
     try:
         for table, ddl in SOURCE_DDL.items():
             src.execute(f"DROP TABLE IF EXISTS dbo.{table}")
