@@ -67,6 +67,7 @@ def sqlserver_env(monkeypatch, tmp_path):
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("FA_DUCKDB_PATH", str(tmp_path / "fa.duckdb"))
     monkeypatch.delenv("FA_LOCK_OWNER_PID", raising=False)
+    monkeypatch.delenv("FA_DBT_TARGET", raising=False)  # left by an earlier in-process dbt run
     fake = fake_pyodbc()
     monkeypatch.setitem(sys.modules, "pyodbc", fake)
     import sqlalchemy
@@ -117,7 +118,8 @@ def test_cli_error_line_hides_the_password(sqlserver_env, monkeypatch, args, deb
 
 
 def test_real_child_process_without_a_driver_hides_the_password(tmp_path):
-    env = {k: v for k, v in os.environ.items() if k not in ("FA_LOCK_OWNER_PID", "FA_CONFIG")}
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("FA_LOCK_OWNER_PID", "FA_CONFIG", "FA_DBT_TARGET")}
     env.update(ENV, FA_DUCKDB_PATH=str(tmp_path / "fa.duckdb"), FA_DEBUG="1")
     out = subprocess.run([sys.executable, str(ROOT / "orchestrate.py"), "score"], cwd=ROOT, env=env,
                          capture_output=True, text=True, timeout=120)

@@ -26,6 +26,7 @@ def test_unreachable_source_is_a_data_error_without_the_password(monkeypatch):
                        "FA_SQLSERVER_USER": "fa", "FA_SQLSERVER_PASSWORD": "S3cr3t!x",
                        "FA_SQLSERVER_DATABASE": "FA"}.items():
         monkeypatch.setenv(key, value)
+    monkeypatch.delenv("FA_DBT_TARGET", raising=False)  # left by an earlier in-process dbt run
     monkeypatch.setattr(mssql, "get_engine_source", lambda env=None: RefusingEngine())
     with pytest.raises(DataError) as exc:
         data_horizon(load_settings())
