@@ -15,11 +15,16 @@
    in ml/ that can reach SQL Server (f-string fields as X_) to ``python/sql_literals.sql``.
    Each model's hooks and its incremental strategy statement (rendered by dbt-sqlserver's
    own macro) go to ``build/sqlserver/hooks/``.
+   dbt-sqlserver's own wrappers around each compiled model and data test (create view,
+   SELECT INTO, columnstore index, the test view), rendered by its macros, go to
+   ``build/sqlserver/wrappers/``.
 5. Every column of every model and data test must resolve (sqlglot qualify, in DAG
-   order, against SPEC §2's source tables): catches select-list aliases reused in the same
-   SELECT / WHERE / GROUP BY, which DuckDB allows and SQL Server rejects.
-6. Every statement is parsed as T-SQL (sqlglot) and scanned for constructs SQL Server
-   lacks (tools/tsql_scan.py). Any error finding fails the check (exit 1) with a list.
+   order, against SPEC §2's source tables, names case-sensitive as in a BIN2 database):
+   catches select-list aliases reused in the same SELECT / WHERE / GROUP BY, which DuckDB
+   allows and SQL Server rejects; UNION branches must agree on column count and type family.
+6. Every statement is parsed as T-SQL (sqlglot), the strings of EXEC('...') and
+   sp_executesql too, and scanned for constructs SQL Server lacks (tools/tsql_scan.py).
+   Any error finding fails the check (exit 1) with a list.
 
 Usage: python -m tools.check_sqlserver [--out build/sqlserver] [--skip-dbt]
 """
@@ -132,32 +137,28 @@ HOOKS_INLINE = """
 """
 
 
-def compile_hooks(work: Path, vars_: dict) -> list[tuple[str, str]]:
-    """[(label, T-SQL)] of every hook and incremental strategy statement (see HOOKS_INLINE).
+def compile_hooks(work: Path, vars_: dict,
+                  compiled: dict[str, dict[str, str]] | None = None) -> list[tuple[str, str]]:
+    """[(label, T-SQL)] of every hook and incremental strategy statement (see HOOKS_INLINE)
+    and, given the compiled models and tests, of dbt-sqlserver's wrappers around them
+    (WRAPPERS_INLINE, labels 'wrapper ...'): one inline compile for both (each dbt call
+    parses the project again).
 
     ``this`` inside a hook renders as the inline query's relation; it is put back to the
     model's table name so the file reads as what the server receives.
     """
-    from dbt.cli.main import dbtRunner
-
-    target_path = work / "target_hooks"
-    cli = ["--quiet", "--no-use-colors", "--log-format", "text", "compile",
-           "--no-populate-cache", "--no-introspect", "--vars", json.dumps(vars_),
-           "--inline", HOOKS_INLINE,
-           "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR), "--target", "sqlserver",
-           "--target-path", str(target_path), "--log-path", str(target_path / "logs")]
-    with contextlib.redirect_stdout(io.StringIO()):  # an inline compile prints its result
-        res = dbtRunner().invoke(cli)
-    if not res.success:
-        raise SystemExit(f"check-sqlserver: rendering hooks for SQL Server failed: {res.exception}")
-    text = res.result.results[0].node.compiled_code
+    inline = HOOKS_INLINE
+    if compiled is not None:
+        inline += WRAPPERS_INLINE
+        vars_ = {**vars_, "wrap_sql": {"model": compiled["model"], "test": compiled["test"]}}
     units = []
-    for chunk in text.split("-- @@unit ")[1:]:
-        header, _, body = chunk.partition("\n")
-        parts = header.split()
+    for label, body in _inline_units(work, "hooks", inline, vars_):
+        parts = label.split()
         if parts[0] == "hook":
             body = body.replace("inline_query", parts[2])
-        units.append((" ".join(parts), body.strip()))
+        elif parts[0] in ("view", "index", "test"):
+            label = f"wrapper {label}"
+        units.append((label, body))
     return units
 
 
@@ -210,14 +211,6 @@ def _inline_units(work: Path, name: str, inline: str, vars_: dict) -> list[tuple
         header, _, body = chunk.partition("\n")
         units.append((header.strip(), body.strip()))
     return units
-
-
-def compile_wrappers(work: Path, vars_: dict, compiled: dict[str, dict[str, str]]) -> list[tuple[str, str]]:
-    """[(label, T-SQL)] of dbt-sqlserver's create-view/table, index and test wrappers
-    around every compiled model (full form) and data test."""
-    bodies = {"model": compiled["model"], "test": compiled["test"]}
-    return [(f"wrapper {label}", sql) for label, sql in
-            _inline_units(work, "wrappers", WRAPPERS_INLINE, {**vars_, "wrap_sql": bodies})]
 
 
 def writer_statements() -> list[tuple[str, str]]:
@@ -625,8 +618,11 @@ def main(argv: list[str] | None = None) -> int:
                          else column_findings(load_manifest(work, form), None, types))
         findings += type_findings(types)
         (out / "column_types.json").write_text(json.dumps(types, indent=1, sort_keys=True))
-        log("check-sqlserver: rendering hooks and incremental strategy statements")
-        hook_units = compile_hooks(work, {"fund": fund, "force_incremental": True, **DATE_VARS})
+        log("check-sqlserver: rendering hooks, incremental strategy statements and "
+            "dbt-sqlserver's wrappers")
+        units = compile_hooks(work, {"fund": fund, "force_incremental": True, **DATE_VARS}, full)
+        hook_units = [u for u in units if not u[0].startswith("wrapper ")]
+        wrappers = [u for u in units if u[0].startswith("wrapper ")]
         (out / "hooks").mkdir()
         for label, sql in hook_units:
             kind, model = label.split()[:2]
@@ -639,8 +635,7 @@ def main(argv: list[str] | None = None) -> int:
                 findings += f
         n_hooks = len(hook_units)
         findings += coverage_findings(full["model"], hook_units, load_manifest(work, "full"))
-        log("check-sqlserver: rendering dbt-sqlserver's create-view/table and test wrappers")
-        wrappers = compile_wrappers(work, {"fund": fund, "force_incremental": False, **DATE_VARS}, full)
+        log("check-sqlserver: checking dbt-sqlserver's create-view/table and test wrappers")
         (out / "wrappers").mkdir()
         for label, sql in wrappers:
             kind, name = label.split()[1:3]
