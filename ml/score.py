@@ -37,8 +37,10 @@ def ensure_scores_table(db: Database, settings: Settings) -> None:
 
 
 def ensure_reasons_table(db: Database, settings: Settings) -> None:
+    """The reasons table; a primary key on SQL Server only (why: ml/reasons.py)."""
+    key = reasons.REASON_KEY if db.dialect == "sqlserver" else ()
     db.ensure_table(reasons.reasons_table(settings), reasons.REASON_COLUMNS,
-                    primary_key=reasons.REASON_KEY)
+                    primary_key=key, not_null=reasons.REASON_KEY)
 
 
 def write_day(db: Database, settings: Settings, day: date, scores: pd.DataFrame,

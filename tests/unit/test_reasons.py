@@ -81,15 +81,16 @@ def test_stump_contributions_equal_the_hand_computation(stump):
     left, right = leaves.loc[root["Yes"]], leaves.loc[root["No"]]
     expected_leaf = (left["Cover"] * left["Gain"] + right["Cover"] * right["Gain"]) / (
         left["Cover"] + right["Cover"])
-    contribs = reasons.contributions(booster, X, ["a", "b", "c"])
-    assert contribs.shape == (400, 4)
     goes_left = X[:, 1].astype(np.float32) < np.float32(root["Split"])  # xgboost compares in float32
     leaf = np.where(goes_left, left["Gain"], right["Gain"])
-    np.testing.assert_allclose(contribs[:, 1], leaf - expected_leaf, rtol=1e-5, atol=1e-6)
-    assert np.all(contribs[:, [0, 2]] == 0)  # features the tree never uses explain nothing
-    np.testing.assert_allclose(contribs[:, 3], expected_leaf + 0.0, rtol=1e-5, atol=1e-6)  # logit(0.5) = 0
-    idx, _ = reasons.top_features(contribs[:, :3])
-    assert (idx[:, 0] == 1).all() and idx[:, 1:].tolist() == [[0, 2]] * 400  # zeros: feature order
+    for exact in (False, True):  # on one split, path-based and TreeSHAP values coincide
+        contribs = reasons.contributions(booster, X, ["a", "b", "c"], exact=exact)
+        assert contribs.shape == (400, 4)
+        np.testing.assert_allclose(contribs[:, 1], leaf - expected_leaf, rtol=1e-5, atol=1e-6)
+        assert np.all(contribs[:, [0, 2]] == 0)  # features the tree never uses explain nothing
+        np.testing.assert_allclose(contribs[:, 3], expected_leaf + 0.0, rtol=1e-5, atol=1e-6)  # logit(0.5) = 0
+        idx, _ = reasons.top_features(contribs[:, :3])
+        assert (idx[:, 0] == 1).all() and idx[:, 1:].tolist() == [[0, 2]] * 400  # zeros: feature order
 
 
 # ---- score writes the table ----------------------------------------------------------------
@@ -125,6 +126,11 @@ def test_score_writes_three_reasons_per_row_from_the_t30_margin(world):
     margin = model.booster.predict(xgb().DMatrix(X, feature_names=list(FEATURES), missing=np.nan),
                                    output_margin=True)
     np.testing.assert_allclose(contribs.sum(axis=1), margin, rtol=1e-4, atol=1e-4)
+    exact = reasons.contributions(model.booster, X, FEATURES, exact=True)
+    np.testing.assert_allclose(exact.sum(axis=1), margin, rtol=1e-4, atol=1e-4)
+    # the first reason agrees with exact TreeSHAP's strongest feature on most rows
+    same = (np.abs(contribs[:, :-1]).argmax(axis=1) == np.abs(exact[:, :-1]).argmax(axis=1)).mean()
+    assert same > 0.8, same
     # the stored top 3 of every depot equal an independent ranking of those contributions
     for i, depot in enumerate(frame["Depot_Number"]):
         rows = why[why["Depot_Number"] == depot]
@@ -146,6 +152,10 @@ def test_rescoring_replaces_the_day_identically(world):
                            "GROUP BY Score_Date ORDER BY Score_Date")
     pd.testing.assert_frame_equal(before, after)
     assert len(days) == 2
+    with open_target(world) as db:  # the grain holds although DuckDB has no key on it
+        dup = db.scalar("SELECT COUNT(*) FROM (SELECT Score_Date, Depot_Number, Rank "
+                        "FROM dbo.CD_FA_BUY_DEMO_REASONS GROUP BY ALL HAVING COUNT(*) > 1)")
+    assert dup == 0
 
 
 def test_a_failed_reasons_write_leaves_the_scores_untouched(world, monkeypatch):
