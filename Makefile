@@ -8,7 +8,7 @@ STAMP   := $(VENV)/.installed-$(shell cksum requirements.lock | cut -d' ' -f1)
 export OMP_WAIT_POLICY := PASSIVE
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
-.PHONY: install demo test test-fast check-sqlserver bench docs clean
+.PHONY: install demo test test-fast check-sqlserver bench docs browser clean
 
 $(STAMP): requirements.lock
 	$(PY) -m venv $(VENV)
@@ -35,6 +35,21 @@ check-sqlserver: install
 
 bench: install
 	$(BIN)/python -m bench.run
+
+# dbt's documentation (lineage) into dbt_project/target/ (index.html for `dbt docs serve`,
+# static_index.html to open from disk) and the HTML report of the demo world; builds a
+# tiny demo world first when there is none (tools/docs.py).
+docs: install
+	$(BIN)/python -m tools.docs
+
+# Debian's chromium for the report's browser test (tests/pipeline/test_report_browser.py).
+# Idempotent and quiet; needs root (or sudo) and apt. CI runs it before the tests.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  $(SUDO) apt-get update -qq >/dev/null && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
+	@chromium --version
 
 clean:
 	rm -rf data artifacts build dbt_project/target dbt_project/logs
