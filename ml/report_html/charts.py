@@ -94,6 +94,24 @@ def _ci_text(ci: Mapping | None, key: str, spec: str = ".4f") -> str:
     return f" [{_fmt(pair[0], spec)}, {_fmt(pair[1], spec)}]"
 
 
+def gapped(days: pd.Series, values: pd.Series, max_gap_days: int = 4) -> tuple[pd.Series, pd.Series]:
+    """The series with a missing point inserted after every gap longer than
+    ``max_gap_days`` (pure), so a plotted line breaks there instead of bridging it."""
+    d = pd.to_datetime(days).reset_index(drop=True)
+    v = pd.Series(values).reset_index(drop=True).astype("float64")
+    gaps = np.flatnonzero(d.diff().dt.days.to_numpy() > max_gap_days)
+    if not gaps.size:
+        return d, v
+    extra_d = d.iloc[gaps - 1].to_numpy() + np.timedelta64(1, "D")
+    both = pd.DataFrame({"d": np.r_[d.to_numpy(), extra_d], "v": np.r_[v.to_numpy(), [np.nan] * gaps.size]})
+    both = both.sort_values("d", kind="stable")
+    return both["d"].reset_index(drop=True), both["v"].reset_index(drop=True)
+
+
+def _line(ax, days, values, *args, **kwargs) -> None:
+    ax.plot(*gapped(days, values), *args, **kwargs)
+
+
 def _dates_axis(ax) -> None:
     import matplotlib.dates as mdates
 
@@ -165,7 +183,7 @@ def monitor(horizon: int, rows: pd.DataFrame, test_ap: float | None,
     done = r["Labels_Complete"].fillna(0).astype(int) == 1
     fig, axes = _figure(11.5, 2.9, 1, 3)
     ax_ap, ax_lift, ax_pos = axes[0]
-    ax_ap.plot(day[done], r.loc[done, "AP"], "o-", ms=2.5, color=_color(0), label="realized AP")
+    _line(ax_ap, day[done], r.loc[done, "AP"], "o-", ms=2.5, color=_color(0), label="realized AP")
     if test_ap is not None and not math.isnan(test_ap):
         ax_ap.axhline(test_ap, color="grey", ls="--", lw=1, label=f"test AP {_fmt(test_ap)}")
         if ap_ci and ap_ci[0] is not None:
@@ -173,12 +191,12 @@ def monitor(horizon: int, rows: pd.DataFrame, test_ap: float | None,
     ax_ap.set(title=f"T{horizon}: AP per scored day (labels complete)", ylabel="AP")
     exp_base = r["Expected_Positives"] / r["Rows_Scored"].where(r["Rows_Scored"] > 0)
     exp_lift = r["Expected_P_At_1"] / exp_base.where(exp_base > 0)
-    ax_lift.plot(day[done], r.loc[done, "Lift_At_1"], "o-", ms=2.5, color=_color(2), label="realized")
-    ax_lift.plot(day, exp_lift, ls="--", color=_color(4), label="label-free estimate")
+    _line(ax_lift, day[done], r.loc[done, "Lift_At_1"], "o-", ms=2.5, color=_color(2), label="realized")
+    _line(ax_lift, day, exp_lift, ls="--", color=_color(4), label="label-free estimate")
     ax_lift.set(title="Lift@1 %", ylabel="lift")
-    ax_pos.plot(day[done], r.loc[done, "Positives"], "o-", ms=2.5, color=_color(2), label="realized")
-    ax_pos.plot(day, r["Expected_Positives"], ls="--", color=_color(4),
-                label="expected (sum of probabilities)")
+    _line(ax_pos, day[done], r.loc[done, "Positives"], "o-", ms=2.5, color=_color(2), label="realized")
+    _line(ax_pos, day, r["Expected_Positives"], ls="--", color=_color(4),
+          label="expected (sum of probabilities)")
     ax_pos.set(title=f"first buyers within {horizon} days", ylabel="depots")
     span = (day.min() - pd.Timedelta(days=1), day.max() + pd.Timedelta(days=1))
     for ax in (ax_ap, ax_lift, ax_pos):
@@ -303,13 +321,17 @@ def data_quality(dq: pd.DataFrame, days: Sequence[pd.Timestamp]) -> Chart:
     fig, axes = _figure(11.5, 2.6)
     ax = axes[0][0]
     bottom = np.zeros(len(grid))
+    from matplotlib import colormaps
+
+    palette = colormaps["tab20"].colors
     for i, reason in enumerate(grid.columns):
-        ax.bar(grid.index, grid[reason], bottom=bottom, width=0.9, color=_color(i), label=reason)
+        ax.bar(grid.index, grid[reason], bottom=bottom, width=0.9, color=palette[i % len(palette)],
+               label=reason)
         bottom += grid[reason].to_numpy()
     ax.set(title="source rows left out per file day (FA_DATA_QUALITY)", ylabel="rows")
     _dates_axis(ax)
     if len(grid.columns):
-        ax.legend(loc="upper left", ncols=min(4, len(grid.columns)))
+        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.02), fontsize=7)
     alt = (f"Stacked bars of source rows left out per file day over {len(days)} days, "
            f"{int(bottom.sum()):,} rows in {len(grid.columns)} reasons.")
     return render(fig, "chart-data-quality", alt)

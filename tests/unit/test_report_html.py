@@ -196,3 +196,14 @@ def test_cli_errors_are_one_line_with_their_exit_code(full, tmp_path):
     empty.mkdir()
     r = CliRunner().invoke(cli, ["report"], env={**env_of(full), "FA_DUCKDB_PATH": str(empty / "fa.duckdb")})
     assert r.exit_code == 3 and r.output.strip().splitlines()[-1].startswith("Error: FA database ")
+
+
+def test_gapped_breaks_lines_only_at_gaps_longer_than_four_days():
+    from ml.report_html.charts import gapped
+
+    days = pd.Series(pd.to_datetime(["2025-07-04", "2025-07-07", "2025-07-14", "2025-07-15"]))  # Fri, Mon, ...
+    d, v = gapped(days, pd.Series([1, 2, 3, 4]))
+    assert [x.strftime("%m-%d") for x in d] == ["07-04", "07-07", "07-08", "07-14", "07-15"]
+    assert v.isna().tolist() == [False, False, True, False, False]
+    d, v = gapped(days.head(2), pd.Series([1, 2]))   # a weekend is no gap
+    assert len(d) == 2 and v.notna().all()
