@@ -192,10 +192,10 @@ def monitor(horizon: int, rows: pd.DataFrame, test_ap: float | None,
     exp_base = r["Expected_Positives"] / r["Rows_Scored"].where(r["Rows_Scored"] > 0)
     exp_lift = r["Expected_P_At_1"] / exp_base.where(exp_base > 0)
     _line(ax_lift, day[done], r.loc[done, "Lift_At_1"], "o-", ms=2.5, color=_color(2), label="realized")
-    _line(ax_lift, day, exp_lift, ls="--", color=_color(4), label="label-free estimate")
+    _line(ax_lift, day, exp_lift, ls="--", marker="o", ms=1.5, color=_color(4), label="label-free estimate")
     ax_lift.set(title="Lift@1 %", ylabel="lift")
     _line(ax_pos, day[done], r.loc[done, "Positives"], "o-", ms=2.5, color=_color(2), label="realized")
-    _line(ax_pos, day, r["Expected_Positives"], ls="--", color=_color(4),
+    _line(ax_pos, day, r["Expected_Positives"], ls="--", marker="o", ms=1.5, color=_color(4),
           label="expected (sum of probabilities)")
     ax_pos.set(title=f"first buyers within {horizon} days", ylabel="depots")
     span = (day.min() - pd.Timedelta(days=1), day.max() + pd.Timedelta(days=1))

@@ -15,7 +15,7 @@ from ml.db_sqlserver import SqlServerDatabase
 from ml.model import xgb
 from ml.score import score_day, write_day
 from ml.train import TrainParams, train
-from test_train_score_registry import WINDOWS, make_settings
+from report_world import WINDOWS, settings_for as make_settings
 from tools.fake_dbapi import FakeConnection
 
 DAY = date(2025, 8, 1)
