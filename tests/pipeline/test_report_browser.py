@@ -61,6 +61,7 @@ def console_lines(stderr: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
+    chromium()  # skip (or fail in CI) before building anything
     root = tmp_path_factory.mktemp("browser")
     settings, _ = report_world.build(root)
     page = root / "report.html"
