@@ -8,7 +8,7 @@ STAMP   := $(VENV)/.installed-$(shell cksum requirements.lock | cut -d' ' -f1)
 export OMP_WAIT_POLICY := PASSIVE
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
-.PHONY: install demo test test-fast check-sqlserver bench docs clean
+.PHONY: install demo test test-fast check-sqlserver bench docs browser system-deps clean
 
 $(STAMP): requirements.lock
 	$(PY) -m venv $(VENV)
@@ -22,7 +22,7 @@ install: $(STAMP)
 demo: install
 	$(BIN)/python orchestrate.py demo
 
-test: install
+test: install system-deps
 	$(BIN)/python -m pytest -q
 
 test-fast: install
@@ -35,6 +35,26 @@ check-sqlserver: install
 
 bench: install
 	$(BIN)/python -m bench.run
+
+# dbt's documentation (lineage) into dbt_project/target/ (index.html for `dbt docs serve`,
+# static_index.html to open from disk) and the HTML report of the demo world; builds a
+# tiny demo world first when there is none (tools/docs.py).
+docs: install
+	$(BIN)/python -m tools.docs
+
+# System packages the tests use, from Debian (idempotent and quiet; needs root or sudo and
+# apt): chromium for the report's browser test (tests/pipeline/test_report_browser.py) and
+# unixODBC, pyodbc's driver manager, so the tests drive the real Microsoft ODBC Driver 18
+# of the mssql-python-odbc wheel (no server). CI runs it before the tests.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+SYSTEM_PKGS := $(if $(shell command -v chromium),,chromium) $(if $(shell ldconfig -p 2>/dev/null | grep libodbc.so.2),,unixodbc)
+system-deps:
+	@[ -z "$(strip $(SYSTEM_PKGS))" ] || { \
+	  $(SUDO) apt-get update -qq >/dev/null && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(SYSTEM_PKGS) >/dev/null; }
+	@chromium --version
+
+browser: system-deps
 
 clean:
 	rm -rf data artifacts build dbt_project/target dbt_project/logs

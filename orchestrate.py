@@ -282,6 +282,21 @@ def qc_cmd(window_days: int, day: str | None) -> None:
         raise QCAlert(f"QC raised {len(result['alerts'])} alert(s); first: {result['alerts'][0]['Message']}")
 
 
+@cli.command("report")
+@click.option("--date", "day", default=None, help="Score_Date of the report [latest scored day].")
+@click.option("--out", type=click.Path(dir_okay=True, path_type=str), default=None,
+              help="HTML file to write [FA_ART_DIR/report_<CODE>_<date>.html].")
+@edge
+def report_cmd(day: str | None, out: str | None) -> None:
+    """One self-contained HTML report: test curves, monitoring, drift, QC, registry, run log."""
+    from pathlib import Path
+
+    from ml.report_html import write_report
+
+    cfg = settings()
+    echo_summary(write_report(cfg, iso_date("--date", day), Path(out).resolve() if out else None))
+
+
 @cli.command("build-day", hidden=True)
 @click.option("--date", "day", required=True, help="Score_Date to build.")
 @edge
@@ -319,7 +334,7 @@ def daily_cmd(day: str | None) -> None:
               help="Bootstrap draws for the training metrics' intervals.")
 @edge
 def demo_cmd(depots: int, days: int, seed: int, end_date: str, n_boot: int) -> None:
-    """Demo world -> backfill -> train -> score -> eval -> qc, then a summary table."""
+    """Demo world -> backfill -> train -> score -> eval -> qc -> report, then a summary table."""
     from ml.lock import pipeline_lock
     from ml.report import format_table
     from ml.runner import demo

@@ -159,7 +159,7 @@ def demo_summary(settings: Settings, day: date) -> list[dict[str, Any]]:
 
 def demo(settings: Settings, depots: int, days: int, seed: int, end_date: date,
          n_boot: int = 200) -> tuple[list[dict[str, Any]], dict[str, Any], FAError | None]:
-    """demo world -> backfill -> train -> score -> eval -> qc.
+    """demo world -> backfill -> train -> score -> eval -> qc -> report (its path in the facts).
 
     Returns (summary rows per horizon, facts, the QC alert or None): a QC alert does not
     stop the demo before its summary; the caller reports it afterwards.
@@ -187,7 +187,11 @@ def demo(settings: Settings, depots: int, days: int, seed: int, end_date: date,
         if exc.exit_code != EXIT_QC_ALERT:
             raise
         alert = exc
+    from ml.report_html import default_path
+
+    report = default_path(settings, last)
+    run_step("report", ["report", "--date", last.isoformat(), "--out", str(report)], None)
     facts = {"score_date": last.isoformat(), "data_horizon": horizon_date.isoformat(),
              **{k: v.isoformat() for k, v in w.items()},
-             "seconds": round(time.monotonic() - t0, 1)}
+             "seconds": round(time.monotonic() - t0, 1), "report": str(report)}
     return demo_summary(settings, last), facts, alert

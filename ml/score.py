@@ -4,6 +4,8 @@ Each artifact's sha256 is verified before use (a changed byte stops the run). Th
 probabilities are made monotone across horizons on every row (p_7d <= p_14d <= p_30d) by a
 running maximum over the horizons in increasing order, the seed's clipping rule. The day is
 replaced in one transaction; re-scoring a day gives identical rows except ``scored_at``.
+The same transaction replaces the day's reason codes (the top 3 features of the T30 score
+per row, ml/reasons.py) in CD_FA_BUY_<CODE>_REASONS.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from ml.dataset import load_day, matrix, score_date_range
 from ml.db import SCHEMA, Database, open_target
 from ml.dbt import log
 from ml.errors import DataError
-from ml import registry
+from ml import reasons, registry
 
 
 def score_columns(horizons: Sequence[int]) -> list[tuple[str, str]]:
@@ -32,6 +34,27 @@ def score_columns(horizons: Sequence[int]) -> list[tuple[str, str]]:
 def ensure_scores_table(db: Database, settings: Settings) -> None:
     db.ensure_table(settings.scores_table, score_columns(settings.target.horizons),
                     primary_key=("Score_Date", "Depot_Number"))
+
+
+def ensure_reasons_table(db: Database, settings: Settings) -> None:
+    """The reasons table; a primary key on SQL Server only (why: ml/reasons.py)."""
+    key = reasons.REASON_KEY if db.dialect == "sqlserver" else ()
+    db.ensure_table(reasons.reasons_table(settings), reasons.REASON_COLUMNS,
+                    primary_key=key, not_null=reasons.REASON_KEY)
+
+
+def write_day(db: Database, settings: Settings, day: date, scores: pd.DataFrame,
+              reason_rows: pd.DataFrame) -> int:
+    """Replace ``day`` in the scores and the reasons table in one transaction (both engines).
+
+    Returns the score rows written. A failure anywhere leaves both tables as they were.
+    """
+    ensure_scores_table(db, settings)
+    ensure_reasons_table(db, settings)
+    with db.transaction():
+        written = db.replace_rows(settings.scores_table, scores, "Score_Date = ?", [day])
+        db.replace_rows(reasons.reasons_table(settings), reason_rows, "Score_Date = ?", [day])
+    return written
 
 
 def monotone(probs: np.ndarray) -> np.ndarray:
@@ -74,12 +97,16 @@ def score_day(settings: Settings, day: date | None = None) -> dict[str, Any]:
         for m in models:
             out[f"model_version_{m.horizon}d"] = m.version
         out["scored_at"] = registry.utc_now()
-        ensure_scores_table(db, settings)
-        written = db.replace_rows(settings.scores_table, out, "Score_Date = ?", [day])
+        longest = models[-1]  # horizons ascending: the T30 model explains the campaign list
+        why = reasons.reason_rows(day, out["Depot_Number"].tolist(),
+                                  reasons.contributions(longest.booster, X, longest.features),
+                                  longest.features)
+        written = write_day(db, settings, day, out, why)
         return {
             "score_date": day.isoformat(),
             "rows_scored": written,
             "table": f"{SCHEMA}.{settings.scores_table}",
+            "reasons_table": f"{SCHEMA}.{reasons.reasons_table(settings)}",
             **{f"model_T{m.horizon}": m.version for m in models},
             **{f"mean_p_{m.horizon}d": round(float(probs[:, i].mean()), 5) if len(frame) else None
                for i, m in enumerate(models)},

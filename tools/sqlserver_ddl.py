@@ -43,8 +43,9 @@ def python_owned_ddl(settings=None) -> list[tuple[str, str]]:
         reg.ensure_tables(db)
 
     def scores() -> None:
-        from ml.score import ensure_scores_table
+        from ml.score import ensure_reasons_table, ensure_scores_table
         ensure_scores_table(db, settings)
+        ensure_reasons_table(db, settings)
 
     def evaluation() -> None:
         from ml.evaluate import EVAL_COLUMNS, EVAL_KEY, EVAL_TABLE

@@ -1,5 +1,7 @@
 """`orchestrate.py demo` end to end on a small world, then the invariants of its outputs."""
 
+import re
+
 import duckdb
 import pandas as pd
 import pytest
@@ -108,3 +110,17 @@ def test_daily_runs_its_three_steps_on_the_demo_world(demo_run):
     assert "dbt_seconds" in r.output and "score_seconds" in r.output and "qc_seconds" in r.output
     after = query(root, "SELECT * FROM dbo.CD_FA_BUY_DEMO_ML ORDER BY Score_Date, Depot_Number")
     pd.testing.assert_frame_equal(before.drop(columns="scored_at"), after.drop(columns="scored_at"))
+
+
+def test_demo_writes_reason_codes_and_ends_with_the_report(demo_run):
+    root, result = demo_run
+    assert result.exit_code == 0
+    day = query(root, "SELECT MAX(Score_Date) AS d FROM dbo.CD_FA_BUY_DEMO_ML").iloc[0]["d"]
+    why = query(root, "SELECT Rank, COUNT(*) AS n FROM dbo.CD_FA_BUY_DEMO_REASONS WHERE Score_Date = ? "
+                      "GROUP BY Rank ORDER BY Rank", [day])
+    scored = query(root, "SELECT COUNT(*) AS n FROM dbo.CD_FA_BUY_DEMO_ML WHERE Score_Date = ?", [day]).iloc[0]["n"]
+    assert why["Rank"].tolist() == [1, 2, 3] and (why["n"] == scored).all()
+    report = root / "artifacts" / f"report_DEMO_{pd.Timestamp(day).date()}.html"
+    assert re.search(rf"^report\s+{re.escape(str(report))}$", result.output, re.M) and report.is_file()
+    text = report.read_text(encoding="utf-8")
+    assert '<section id="models">' in text and text.count("<figure><img ") >= 5

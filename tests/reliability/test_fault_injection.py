@@ -227,6 +227,22 @@ def test_score_killed_between_delete_and_insert(ml_world):
     assert_same_tables(clean, home)
 
 
+def test_score_killed_inside_the_reasons_write_keeps_old_scores_and_reasons(ml_world):
+    """Scores and reason codes are one transaction: a kill between the reasons' DELETE and
+    INSERT (the day's new scores already inserted) leaves both tables as they were."""
+    root, base, _ = ml_world
+    clean = copy_state(base, root / "reasons_clean")
+    ok(run(clean, "score", "--date", END))
+    home = copy_state(base, root / "reasons_killed")
+    before = {t: rows_of_day(home / "fa.duckdb", t, END) for t in ("CD_FA_BUY_DEMO_ML", "CD_FA_BUY_DEMO_REASONS")}
+    assert all(before.values())
+    point = "db.replace:CD_FA_BUY_DEMO_REASONS"
+    killed_at(run(home, "score", "--date", END, fault=point), point)
+    assert {t: rows_of_day(home / "fa.duckdb", t, END) for t in before} == before
+    ok(run(home, "score", "--date", END))
+    assert_same_tables(clean, home)
+
+
 def test_registry_rollback_and_promote_killed_between_horizons(ml_world):
     root, base, (v1, v2) = ml_world
     point = "registry.set_active@2"  # T7 done, T14 next, all in one transaction
