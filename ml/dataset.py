@@ -213,6 +213,21 @@ def split(df: pd.DataFrame, windows: Windows, horizon: int,
     return out
 
 
-def matrix(df: pd.DataFrame) -> np.ndarray:
-    """The feature matrix (rows x len(FEATURES), float64, NaN for missing)."""
-    return df.loc[:, list(FEATURES)].to_numpy(dtype="float64")
+def check_features(features: Sequence[str] | None) -> tuple[str, ...]:
+    """The feature list of a training run: None = FEATURES; otherwise a non-empty subset of
+    FEATURES without repeats, in the caller's order (only columns load_window reads)."""
+    if features is None:
+        return FEATURES
+    features = tuple(features)
+    unknown = [f for f in features if f not in FEATURES]
+    if not features or unknown or len(set(features)) != len(features):
+        raise BadInput(
+            "features must be a non-empty list of distinct columns of ml.features.FEATURES"
+            + (f"; unknown: {', '.join(map(str, unknown))}" if unknown else "")
+        )
+    return features
+
+
+def matrix(df: pd.DataFrame, features: Sequence[str] = FEATURES) -> np.ndarray:
+    """The feature matrix (rows x len(features), float64, NaN for missing)."""
+    return df.loc[:, list(features)].to_numpy(dtype="float64")

@@ -10,6 +10,7 @@ version id.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import asdict, dataclass
 from typing import Any, Sequence
@@ -18,7 +19,8 @@ import numpy as np
 import pandas as pd
 
 from ml.config import Settings
-from ml.dataset import FEATURES, Windows, check_horizons, label_horizon, load_window, matrix, split
+from ml.dataset import (FEATURES, Windows, check_features, check_horizons, label_horizon, load_window,
+                        matrix, split)
 from ml.db import open_target
 from ml.dbt import log
 from ml.errors import BadInput, DataError
@@ -94,17 +96,21 @@ def _weights(part: pd.DataFrame):
     return part["weight"].to_numpy() if "weight" in part.columns else None
 
 
-def fit_horizon(parts: dict[str, pd.DataFrame], params: TrainParams, horizon: int) -> tuple[Model, dict]:
+def fit_horizon(parts: dict[str, pd.DataFrame], params: TrainParams, horizon: int,
+                features: Sequence[str] | None = None) -> tuple[Model, dict]:
     """Booster on fit (early stopping on early_stopping), isotonic on calibration.
 
-    Returns the model and facts about the fit (best_iteration, seconds).
+    ``features``: the columns the model uses (None = ml.features.FEATURES; a model on
+    another list registers but cannot score). Returns the model and facts about the fit
+    (best_iteration, seconds).
     """
+    features = check_features(features)
     x = xgb()
     t0 = time.perf_counter()
-    names = list(FEATURES)
-    d_fit = x.DMatrix(matrix(parts["fit"]), label=parts["fit"]["label"].to_numpy(), feature_names=names,
-                      weight=_weights(parts["fit"]))
-    d_es = x.DMatrix(matrix(parts["early_stopping"]), label=parts["early_stopping"]["label"].to_numpy(),
+    names = list(features)
+    d_fit = x.DMatrix(matrix(parts["fit"], features), label=parts["fit"]["label"].to_numpy(),
+                      feature_names=names, weight=_weights(parts["fit"]))
+    d_es = x.DMatrix(matrix(parts["early_stopping"], features), label=parts["early_stopping"]["label"].to_numpy(),
                      feature_names=names, weight=_weights(parts["early_stopping"]))
     booster = x.train(
         params.xgb_params(), d_fit, num_boost_round=params.n_estimators,
@@ -113,10 +119,10 @@ def fit_horizon(parts: dict[str, pd.DataFrame], params: TrainParams, horizon: in
     )
     best = int(booster.best_iteration)
     booster = booster[: best + 1]  # keep only the trees up to the best iteration
-    uncalibrated = Model(booster, Calibrator((0.0, 1.0), (0.0, 1.0)), FEATURES, horizon)
-    raw_cal = uncalibrated.raw(matrix(parts["calibration"]))
+    uncalibrated = Model(booster, Calibrator((0.0, 1.0), (0.0, 1.0)), features, horizon)
+    raw_cal = uncalibrated.raw(matrix(parts["calibration"], features))
     calibrator = Calibrator.fit(raw_cal, parts["calibration"]["label"].to_numpy())
-    model = Model(booster, calibrator, FEATURES, horizon)
+    model = Model(booster, calibrator, features, horizon)
     return model, {"best_iteration": best, "train_seconds": round(time.perf_counter() - t0, 2)}
 
 
@@ -135,6 +141,10 @@ def _decide(db, settings: Settings, horizon: int, version: str, test: pd.DataFra
     if current is None:
         registry.activate(db, code, horizon, version, "activate", "first model of this horizon")
         return True, "activated (first model)"
+    if tuple(json.loads(current["Features_Json"])) != FEATURES:  # it cannot score any more
+        reason = f"{current['Version']} was trained on another feature list; score would refuse it"
+        registry.activate(db, code, horizon, version, "activate", reason)
+        return True, "activated (" + reason + ")"
     try:
         old_model = registry.load_model(settings, current)
     except DataError as exc:
@@ -148,9 +158,15 @@ def _decide(db, settings: Settings, horizon: int, version: str, test: pd.DataFra
 
 
 def train(settings: Settings, horizons: Sequence[int], windows: Windows, params: TrainParams,
-          force_promote: bool = False) -> list[dict[str, Any]]:
-    """Train, test, save and register one version for every horizon; returns a summary per horizon."""
+          force_promote: bool = False, features: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """Train, test, save and register one version for every horizon; returns a summary per horizon.
+
+    ``features``: the model's columns (None = ml.features.FEATURES). A version trained on
+    another list is registered (benchmarks compare feature sets) but never activated:
+    ``score`` would refuse it.
+    """
     horizons = check_horizons(settings, horizons)
+    features = check_features(features)
     code = settings.target.code
     with open_target(settings) as db:
         log(f"train: loading rows {windows.train_start} .. {windows.test_end}")
@@ -180,20 +196,20 @@ def train(settings: Settings, horizons: Sequence[int], windows: Windows, params:
             log(f"train: T{h}: fit {counts['fit']['rows']} rows, early stopping "
                 f"{counts['early_stopping']['rows']}, calibration {counts['calibration']['rows']}, "
                 f"test {counts['test']['rows']}")
-            model, info = fit_horizon(parts, params, h)
+            model, info = fit_horizon(parts, params, h, features)
             model.version = version
             test = parts["test"]
-            y, p = test["label"].to_numpy(), model.predict(matrix(test))
+            y, p = test["label"].to_numpy(), model.predict(matrix(test, features))
             log(f"train: T{h}: {info['best_iteration'] + 1} trees in {info['train_seconds']} s; evaluating")
             metrics = evaluate(y, p, test["Depot_Number"].to_numpy(), n_boot=params.n_boot, seed=params.seed)
             metrics.update(info)
             # The seed's compliance note: log what the model relies on (gain per feature).
             gain = model.booster.get_score(importance_type="total_gain")
             total = sum(gain.values()) or 1.0
-            metrics["feature_importance"] = {f: round(gain.get(f, 0.0) / total, 4) for f in FEATURES}
+            metrics["feature_importance"] = {f: round(gain.get(f, 0.0) / total, 4) for f in features}
             top = sorted(metrics["feature_importance"].items(), key=lambda kv: -kv[1])[:3]
             log(f"train: T{h}: top features by gain: " + ", ".join(f"{f} {v:.0%}" for f, v in top))
-            metrics["ap_uncalibrated"] = average_precision(y, model.raw(matrix(test)))
+            metrics["ap_uncalibrated"] = average_precision(y, model.raw(matrix(test, features)))
             metrics["parts"] = counts
             metrics["windows"] = windows.as_dict()
             paths = registry.write_artifacts(settings, version, model, metrics)
@@ -202,8 +218,8 @@ def train(settings: Settings, horizons: Sequence[int], windows: Windows, params:
                 "Train_Start": windows.train_start, "Train_End": windows.train_end,
                 "Test_Start": windows.test_start, "Test_End": windows.test_end,
                 "Windows_Json": registry.dumps(windows.as_dict()),
-                "Features_Json": registry.dumps(list(FEATURES)),
-                "Features_Sha256": registry.features_hash(FEATURES),
+                "Features_Json": registry.dumps(list(features)),
+                "Features_Sha256": registry.features_hash(features),
                 "Params_Json": registry.dumps(asdict(params)),
                 "Metrics_Json": registry.dumps({k: v for k, v in metrics.items() if k != "calibration"}),
                 "Test_AP": metrics["ap"], "Test_Base_Rate": metrics["base_rate"],
@@ -218,6 +234,8 @@ def train(settings: Settings, horizons: Sequence[int], windows: Windows, params:
         with db.transaction():
             registry.register(db, pd.DataFrame([r for _, r, _, _ in trained]))
             decisions = {h: _decide(db, settings, h, version, test, metrics["ap"], force_promote)
+                         if features == FEATURES else
+                         (False, "not activated: trained on a feature list other than ml.features.FEATURES")
                          for h, _, test, metrics in trained}
         for h, row, test, metrics in trained:
             active, note = decisions[h]

@@ -196,3 +196,39 @@ def test_versions_of_one_second_sort_by_time_not_by_hash():
     second = new_version(datetime(2025, 8, 21, 6, 15, 2, 418_999), {"run": 2})
     assert first.startswith("20250821T061502417Z-") and second.startswith("20250821T061502418Z-")
     assert first < second
+
+
+def test_training_on_another_feature_list_registers_but_cannot_score(world):
+    import json
+
+    from ml.errors import BadInput
+
+    settings, summary = world
+    subset = ("Deposit_30d_eff", "Cash", "Buys_30d")       # another order, a subset of FEATURES
+    out = train(settings, (30,), WINDOWS, TrainParams(n_estimators=50, n_boot=0), features=subset)
+    v = out[0]["version"]
+    assert not out[0]["active"]
+    assert out[0]["note"] == "not activated: trained on a feature list other than ml.features.FEATURES"
+    with open_target(settings) as db:
+        row = registry.get_model_row(db, "DEMO", 30, v)
+        assert registry.active_row(db, "DEMO", 30)["Version"] == summary[0]["version"]
+    assert json.loads(row["Features_Json"]) == list(subset)
+    assert row["Features_Sha256"] == registry.features_hash(subset)
+    folder = settings.art_dir / "DEMO" / v / "T30"
+    assert json.loads((folder / "features.json").read_text())["features"] == list(subset)
+    assert set(json.loads((folder / "metrics.json").read_text())["feature_importance"]) == set(subset)
+    with pytest.raises(DataError, match=rf"model {v} T30 was trained on features \['Deposit_30d_eff'"):
+        registry.load_model(settings, row)
+    # Made active by hand, it stops score; the next default training replaces it, because
+    # the old model cannot be compared on (nor score) this code's features.
+    with open_target(settings) as db:
+        registry.promote(db, "DEMO", v)
+    with pytest.raises(DataError, match="was trained on features"):
+        score_day(settings)
+    again = train(settings, (30,), WINDOWS, TrainParams(n_estimators=50, n_boot=0))
+    assert again[0]["active"]
+    assert again[0]["note"] == (f"activated ({v} was trained on another feature list; "
+                                "score would refuse it)")
+    for bad in (("Nope",), (), ("Cash", "Cash")):
+        with pytest.raises(BadInput, match="features must be a non-empty list"):
+            train(settings, (30,), WINDOWS, FAST, features=bad)
