@@ -155,6 +155,7 @@ def train_cmd(horizons, train_start, train_end, test_start, test_end, max_depth,
     params = TrainParams(max_depth=max_depth, learning_rate=learning_rate, n_estimators=n_estimators,
                          nthread=cfg.duckdb_threads, n_boot=n_boot, neg_sample_rate=neg_sample_rate)
     hs = check_horizons(cfg, parse_horizons(horizons))  # every input checked before the lock
+    windows.require_fit_days(hs)
     with pipeline_lock(cfg, "train"):
         summary = train(cfg, hs, windows, params, force_promote=promote)
     click.echo(format_table(summary, TRAIN_COLUMNS))

@@ -166,6 +166,7 @@ def train(settings: Settings, horizons: Sequence[int], windows: Windows, params:
     ``score`` would refuse it.
     """
     horizons = check_horizons(settings, horizons)
+    windows.require_fit_days(horizons)
     features = check_features(features)
     code = settings.target.code
     with open_target(settings) as db:

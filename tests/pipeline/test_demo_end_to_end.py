@@ -108,3 +108,25 @@ def test_daily_runs_its_three_steps_on_the_demo_world(demo_run):
     assert "dbt_seconds" in r.output and "score_seconds" in r.output and "qc_seconds" in r.output
     after = query(root, "SELECT * FROM dbo.CD_FA_BUY_DEMO_ML ORDER BY Score_Date, Depot_Number")
     pd.testing.assert_frame_equal(before.drop(columns="scored_at"), after.drop(columns="scored_at"))
+
+
+def test_train_on_the_shortest_window_registers_every_horizon(demo_run):
+    """A 148-day training window (28 fit days + 30 purge + 90 calibration for T30) trains;
+    one day less is refused with the minimum named. Kept last: it adds registry versions."""
+    root, result = demo_run
+    assert result.exit_code == 0
+    args = ["train", "--horizons", "7,14,30", "--train-start", "2024-12-01", "--train-end", "2025-04-27",
+            "--test-start", "2025-04-28", "--test-end", "2025-07-21", "--n-boot", "0"]
+    r = CliRunner().invoke(cli, args)
+    assert r.exit_code == 0, r.output[-3000:]
+    reg = query(root, "SELECT Horizon, Version, Windows_Json, Train_Rows FROM dbo.FA_MODEL_REGISTRY "
+                      "WHERE Train_Start = DATE '2024-12-01' AND Train_End = DATE '2025-04-27'")
+    assert sorted(reg["Horizon"]) == [7, 14, 30] and reg["Version"].nunique() == 1
+    assert (reg["Train_Rows"] > 0).all()
+    short = args.copy()
+    short[short.index("2024-12-01")] = "2024-12-02"
+    r = CliRunner().invoke(cli, short)
+    assert r.exit_code == 2
+    assert r.output.strip().splitlines()[-1] == (
+        "Error: the training window has 147 days; horizon 30 needs at least 148 "
+        "(28 fit + 30 purge + 90 calibration)")
