@@ -95,6 +95,8 @@ def _add_missing_columns(db: Database, table: str, columns: Sequence[tuple[str, 
     """Upgrade a table created by an older version: ALTER TABLE ... ADD each missing column
     (nullable; the same statement on DuckDB and SQL Server)."""
     have = {c.lower() for c in db.query_df(f"SELECT * FROM {SCHEMA}.{ident(table)} WHERE 1 = 0").columns}
+    if not have:  # no column information (a driver without a result description): leave it
+        return
     for name, kind in columns:
         if name.lower() not in have:
             db.execute(f"ALTER TABLE {SCHEMA}.{ident(table)} ADD {ident(name)} {TYPES[db.dialect][kind]}")
@@ -103,7 +105,6 @@ def _add_missing_columns(db: Database, table: str, columns: Sequence[tuple[str, 
 def ensure_tables(db: Database) -> None:
     db.ensure_table(REGISTRY, REGISTRY_COLUMNS, primary_key=("Target_Code", "Horizon", "Version"))
     db.ensure_table(HISTORY, HISTORY_COLUMNS, primary_key=("Target_Code", "Horizon", "Event_Seq"))
-    _add_missing_columns(db, HISTORY, HISTORY_COLUMNS)
 
 
 def utc_now() -> datetime:
@@ -290,8 +291,13 @@ def active_stack(events: pd.DataFrame) -> list[str]:
 def _set_active(db: Database, code: str, horizon: int, version: str | None,
                 action: str, reason: str, previous: str | None,
                 decision: Mapping[str, Any] | None = None) -> None:
-    """Flip Is_Active (not for a ``keep``) and append the history event, in one transaction."""
+    """Flip Is_Active (not for a ``keep``) and append the history event, in one transaction.
+
+    Only writers upgrade an older history table (score and eval only read the registry,
+    so they never need ALTER permission).
+    """
     with db.transaction():
+        _add_missing_columns(db, HISTORY, HISTORY_COLUMNS)
         seq = db.query_df(
             f"SELECT MAX(Event_Seq) AS s FROM {SCHEMA}.{HISTORY} WHERE Target_Code = ? AND Horizon = ?",
             [code, int(horizon)],

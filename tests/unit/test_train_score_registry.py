@@ -281,8 +281,14 @@ def test_an_older_history_table_gets_the_decision_column(tmp_path):
     con.execute(f"CREATE TABLE dbo.FA_MODEL_REGISTRY_HISTORY ({old_cols})")
     con.execute("INSERT INTO dbo.FA_MODEL_REGISTRY_HISTORY (Target_Code, Action) VALUES ('DEMO', 'activate')")
     con.close()
+    synthetic_world.write_tables(tmp_path / "fa.duckdb", depots=20, days=60)
     with open_target(settings) as db:
-        registry.ensure_tables(db)
-        registry.ensure_tables(db)      # idempotent
+        registry.ensure_tables(db)      # readers leave the old table as it is
+        assert "Decision_Json" not in registry.history(db, "DEMO").columns
+        row = {c: None for c, _ in registry.REGISTRY_COLUMNS}
+        row.update(Target_Code="DEMO", Horizon=7, Version="v1")
+        registry.register(db, pd.DataFrame([row]).drop(columns="Is_Active"))
+        registry.activate(db, "DEMO", 7, "v1", "activate", "test", {"champion": None})
         hist = registry.history(db, "DEMO")
-    assert list(hist.columns)[-1] == "Decision_Json" and len(hist) == 1 and hist["Decision_Json"].isna().all()
+    assert list(hist.columns)[-1] == "Decision_Json" and len(hist) == 2
+    assert hist["Decision_Json"].dropna().tolist() == ['{"champion": null}']   # the old row: NULL
