@@ -129,19 +129,26 @@ TRAIN_COLUMNS = [
 @click.option("--train-end", required=True, help="Last Score_Date of the training window (its last 90 days calibrate).")
 @click.option("--test-start", required=True, help="First Score_Date of the out-of-time test window.")
 @click.option("--test-end", required=True, help="Last Score_Date of the test window.")
-@click.option("--max-depth", type=click.IntRange(1, 32), default=6, show_default=True)
-@click.option("--learning-rate", type=click.FloatRange(0, 1, min_open=True), default=0.05, show_default=True)
-@click.option("--n-estimators", type=click.IntRange(1, 100_000), default=1200, show_default=True,
-              help="Upper bound on trees; early stopping picks the best iteration.")
+@click.option("--max-depth", type=click.IntRange(1, 32), default=None,
+              help="Tree depth [default: ml.train.TrainParams].")
+@click.option("--learning-rate", type=click.FloatRange(0, 1, min_open=True), default=None,
+              help="Learning rate [default: ml.train.TrainParams].")
+@click.option("--n-estimators", type=click.IntRange(1, 100_000), default=None,
+              help="Upper bound on trees; early stopping picks the best iteration [default: ml.train.TrainParams].")
 @click.option("--n-boot", type=click.IntRange(0, 10_000), default=200, show_default=True,
               help="Bootstrap draws for the 95 % intervals.")
 @click.option("--promote", is_flag=True, help="Activate the new models even if they are worse.")
 @click.option("--neg-sample-rate", type=click.FloatRange(0, 1, min_open=True), default=1.0, show_default=True,
               help="Keep this share of all-negative rows before the calibration part, weighted "
                    "(large data; docs/performance.md).")
+@click.option("--tune", is_flag=True,
+              help="Choose each horizon's booster parameters by a small search on the fit and "
+                   "early-stopping parts (docs/model.md, Tuning); the options above are trial 0.")
+@click.option("--tune-trials", type=click.IntRange(1, 60), default=24, show_default=True,
+              help="Trials of --tune.")
 @edge
 def train_cmd(horizons, train_start, train_end, test_start, test_end, max_depth, learning_rate,
-              n_estimators, n_boot, promote, neg_sample_rate) -> None:
+              n_estimators, n_boot, promote, neg_sample_rate, tune, tune_trials) -> None:
     """Train XGBoost + isotonic per horizon, test out of time, register (docs/model.md)."""
     from ml.config import parse_horizons
     from ml.dataset import Windows, check_horizons
@@ -152,12 +159,21 @@ def train_cmd(horizons, train_start, train_end, test_start, test_end, max_depth,
     cfg = settings()
     windows = Windows(iso_date("--train-start", train_start), iso_date("--train-end", train_end),
                       iso_date("--test-start", test_start), iso_date("--test-end", test_end))
-    params = TrainParams(max_depth=max_depth, learning_rate=learning_rate, n_estimators=n_estimators,
+    given = {"max_depth": max_depth, "learning_rate": learning_rate, "n_estimators": n_estimators}
+    params = TrainParams(**{k: v for k, v in given.items() if v is not None},  # else the defaults
                          nthread=cfg.duckdb_threads, n_boot=n_boot, neg_sample_rate=neg_sample_rate)
     hs = check_horizons(cfg, parse_horizons(horizons))  # every input checked before the lock
+    windows.require_fit_days(hs)
     with pipeline_lock(cfg, "train"):
-        summary = train(cfg, hs, windows, params, force_promote=promote)
+        summary = train(cfg, hs, windows, params, force_promote=promote, tune_trials=tune_trials if tune else 0)
     click.echo(format_table(summary, TRAIN_COLUMNS))
+    for s in summary:
+        if s.get("tuning"):
+            t = s["tuning"]
+            win = next(r for r in t["trials"] if r["chosen"])
+            click.echo(f"T{s['horizon']} tuned ({len(t['trials'])} trials, early-stopping AP "
+                       f"{win['ap_early_stopping']} vs {t['trials'][0]['ap_early_stopping']} with the "
+                       "defaults): " + ", ".join(f"{k} {v}" for k, v in t["chosen"].items()))
 
 
 @cli.command("score")

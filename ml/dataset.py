@@ -1,17 +1,21 @@
-"""Model data: aggregate rows with their labels for a window, and time splits with purge gaps.
+"""Model data: aggregate rows with their labels for a window, and the splits with purge gaps.
 
 Reading (I/O) is :func:`load_window` and :func:`load_day`; everything else is pure.
 
 Splits (docs/model.md, with a diagram): the training window [train_start, train_end] is cut
-in time into *fit* | *early-stopping* | *calibration* (the last 90 days), followed by the
-*test* window. A row of Score_Date D and horizon T has its label window [D+1, D+T]. A row
-whose label window reaches into the start of the next part is dropped (the purge gap), so
-no label used in one part depends on days that belong to a later part, and every label the
+in time into the *fit time* and the *calibration* part (its last 90 days), followed by the
+*test* window. Inside the fit time, whole depots are held out for early stopping: a share
+(EARLY_STOPPING_SHARE) of the depots, chosen by a hash of Depot_Number and a seed, forms the
+*early_stopping* part, the others the *fit* part, on the same days (no depot on both sides).
+A row of Score_Date D and horizon T has its label window [D+1, D+T]. A row whose label
+window reaches into the start of the next part in time is dropped (the purge gap), so no
+label used in one part depends on days that belong to a later part, and every label the
 model learned from was known before the test begins.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Sequence
@@ -26,7 +30,10 @@ from ml.features import FEATURES  # the one list (re-exported for callers)
 
 KEYS = ("Score_Date", "Depot_Number")
 CALIBRATION_DAYS = 90
-EARLY_STOPPING_DAYS = 60  # longer than the longest horizon: its purge gap must leave rows
+# Share of the depots whose fit-time rows form the early-stopping part (whole depots).
+EARLY_STOPPING_SHARE = 0.2
+# The fit time must keep at least this many days of label-complete rows after its purge gap.
+MIN_FIT_DAYS = 28
 
 
 def label_column(horizon: int) -> str:
@@ -102,16 +109,26 @@ def score_date_range(db: Database, settings: Settings) -> tuple[date, date]:
     return pd.Timestamp(row.iloc[0]["lo"]).date(), pd.Timestamp(row.iloc[0]["hi"]).date()
 
 
+def min_training_days(horizon: int, calibration_days: int = CALIBRATION_DAYS) -> int:
+    """Shortest training window for ``horizon``: MIN_FIT_DAYS of fit rows + purge + calibration."""
+    return MIN_FIT_DAYS + int(horizon) + calibration_days
+
+
 @dataclass(frozen=True)
 class Windows:
-    """Training and test windows (inclusive dates) of one training run."""
+    """Training and test windows (inclusive dates) of one training run, and the holdout.
+
+    ``early_stopping_share`` of the depots (hash of Depot_Number and ``holdout_seed``) form
+    the early-stopping part inside the fit time (:func:`early_stopping_depots`).
+    """
 
     train_start: date
     train_end: date
     test_start: date
     test_end: date
     calibration_days: int = CALIBRATION_DAYS
-    early_stopping_days: int = EARLY_STOPPING_DAYS
+    early_stopping_share: float = EARLY_STOPPING_SHARE
+    holdout_seed: int = 42
 
     def __post_init__(self) -> None:
         if self.train_start > self.train_end:
@@ -120,26 +137,42 @@ class Windows:
             raise BadInput("--test-start must not be after --test-end")
         if self.test_start <= self.train_end:
             raise BadInput("the test window must start after the training window ends (--test-start > --train-end)")
-        span = (self.train_end - self.train_start).days + 1
-        if span <= self.calibration_days + self.early_stopping_days:
+        if not 0 < self.early_stopping_share < 1:
+            raise BadInput("the early-stopping share must be in (0, 1)")
+        if self.span <= self.calibration_days:
             raise BadInput(
-                f"the training window has {span} days; it needs more than "
-                f"{self.calibration_days + self.early_stopping_days} (calibration + early stopping)"
+                f"the training window has {self.span} days; it needs more than "
+                f"{self.calibration_days} (the calibration part is its last {self.calibration_days})"
             )
+
+    @property
+    def span(self) -> int:
+        """Days of the training window."""
+        return (self.train_end - self.train_start).days + 1
+
+    def require_fit_days(self, horizons: Sequence[int]) -> None:
+        """BadInput unless the fit time keeps MIN_FIT_DAYS of rows after each horizon's purge gap."""
+        for h in sorted(horizons, reverse=True):
+            need = min_training_days(h, self.calibration_days)
+            if self.span < need:
+                raise BadInput(
+                    f"the training window has {self.span} days; horizon {h} needs at least {need} "
+                    f"({MIN_FIT_DAYS} fit + {h} purge + {self.calibration_days} calibration)"
+                )
 
     @property
     def calib_start(self) -> date:
         return self.train_end - timedelta(days=self.calibration_days - 1)
 
-    @property
-    def es_start(self) -> date:
-        return self.calib_start - timedelta(days=self.early_stopping_days)
-
     def parts(self) -> list[tuple[str, date, date]]:
-        """(name, first day, last day) of fit, early_stopping, calibration, test in order."""
+        """(name, first day, last day) of fit, early_stopping, calibration, test in order.
+
+        fit and early_stopping share their days (other depots).
+        """
+        fit_end = self.calib_start - timedelta(days=1)
         return [
-            ("fit", self.train_start, self.es_start - timedelta(days=1)),
-            ("early_stopping", self.es_start, self.calib_start - timedelta(days=1)),
+            ("fit", self.train_start, fit_end),
+            ("early_stopping", self.train_start, fit_end),
             ("calibration", self.calib_start, self.train_end),
             ("test", self.test_start, self.test_end),
         ]
@@ -152,7 +185,25 @@ class Windows:
             "test_start": self.test_start.isoformat(),
             "test_end": self.test_end.isoformat(),
             "parts": out,
+            "early_stopping": {"share": self.early_stopping_share, "seed": self.holdout_seed,
+                               "by": "Depot_Number"},
         }
+
+
+def early_stopping_depots(depots: pd.Series, share: float, seed: int) -> np.ndarray:
+    """Which rows belong to held-out (early-stopping) depots: bool array of len(depots).
+
+    A depot is held out when the first 8 bytes of sha256("<seed>:<Depot_Number>"), read as
+    an unsigned integer, fall below share * 2**64: whole depots, the same on every machine
+    and run, independent of the other depots and of the rows' order.
+    """
+    codes, uniques = pd.factorize(depots.astype(str), sort=False)
+    limit = int(share * 2**64)
+    held = np.fromiter(
+        (int.from_bytes(hashlib.sha256(f"{seed}:{d}".encode()).digest()[:8], "big") < limit for d in uniques),
+        dtype=bool, count=len(uniques),
+    )
+    return held[codes] if len(codes) else np.zeros(0, dtype=bool)
 
 
 def label_horizon(db: Database, settings: Settings, horizons: Sequence[int]) -> date | None:
@@ -194,25 +245,50 @@ def split(df: pd.DataFrame, windows: Windows, horizon: int,
     """Cut label-complete rows into fit / early_stopping / calibration / test with purge gaps.
 
     ``df`` as from :func:`load_window`; ``horizon_date`` the data horizon (see
-    :func:`label_horizon`). Keeps rows with D + horizon <= horizon_date; a row of part P is
-    kept only when D + horizon < start of the part after P. Returns a dict of DataFrames
-    (copies) with a column ``label`` (int 0/1).
+    :func:`label_horizon`). Keeps rows with D + horizon <= horizon_date; a row of the fit
+    time is kept only when D + horizon < calib_start, a calibration row only when
+    D + horizon < test_start. The fit-time rows of held-out depots
+    (:func:`early_stopping_depots`) are the early_stopping part, the others the fit part.
+    Returns a dict of DataFrames (copies) with a column ``label`` (int 0/1).
     """
     col = label_column(horizon)
     known = df[complete(df, horizon, horizon_date)]
-    parts = windows.parts()
+    day, end = known["Score_Date"], known["Score_Date"] + pd.Timedelta(days=horizon)
+    ts = pd.Timestamp
+    fit_time = (day >= ts(windows.train_start)) & (end < ts(windows.calib_start))
+    held = pd.Series(False, index=known.index)
+    held[fit_time] = early_stopping_depots(known.loc[fit_time, "Depot_Number"],
+                                           windows.early_stopping_share, windows.holdout_seed)
+    masks = {
+        "fit": fit_time & ~held,
+        "early_stopping": fit_time & held,
+        "calibration": (day >= ts(windows.calib_start)) & (day <= ts(windows.train_end))
+                       & (end < ts(windows.test_start)),
+        "test": (day >= ts(windows.test_start)) & (day <= ts(windows.test_end)),
+    }
     out = {}
-    for i, (name, lo, hi) in enumerate(parts):
-        in_part = (known["Score_Date"] >= pd.Timestamp(lo)) & (known["Score_Date"] <= pd.Timestamp(hi))
-        if i + 1 < len(parts):
-            next_start = pd.Timestamp(parts[i + 1][1])
-            in_part &= known["Score_Date"] + pd.Timedelta(days=horizon) < next_start
-        part = known[in_part].copy()
+    for name, mask in masks.items():
+        part = known[mask].copy()
         part["label"] = part[col].astype("int64")
         out[name] = part
     return out
 
 
-def matrix(df: pd.DataFrame) -> np.ndarray:
-    """The feature matrix (rows x len(FEATURES), float64, NaN for missing)."""
-    return df.loc[:, list(FEATURES)].to_numpy(dtype="float64")
+def check_features(features: Sequence[str] | None) -> tuple[str, ...]:
+    """The feature list of a training run: None = FEATURES; otherwise a non-empty subset of
+    FEATURES without repeats, in the caller's order (only columns load_window reads)."""
+    if features is None:
+        return FEATURES
+    features = tuple(features)
+    unknown = [f for f in features if f not in FEATURES]
+    if not features or unknown or len(set(features)) != len(features):
+        raise BadInput(
+            "features must be a non-empty list of distinct columns of ml.features.FEATURES"
+            + (f"; unknown: {', '.join(map(str, unknown))}" if unknown else "")
+        )
+    return features
+
+
+def matrix(df: pd.DataFrame, features: Sequence[str] = FEATURES) -> np.ndarray:
+    """The feature matrix (rows x len(features), float64, NaN for missing)."""
+    return df.loc[:, list(features)].to_numpy(dtype="float64")

@@ -12,8 +12,10 @@ Tables (Python-owned, created on first use, never dropped):
 - ``FA_MODEL_REGISTRY``: one row per (Target_Code, Horizon, Version). Rows are only ever
   inserted; the one column that changes is ``Is_Active`` (a cached flag).
 - ``FA_MODEL_REGISTRY_HISTORY``: append-only log of every activation, promotion and
-  rollback. It is the source of truth for which model is active and what a rollback
-  returns to.
+  rollback, and of every champion/challenger decision that kept the champion (action
+  ``keep``). It is the source of truth for which model is active and what a rollback
+  returns to. ``Decision_Json`` holds the figures of both models on the same test rows
+  when a training run decided (NULL for manual promotes and rollbacks).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from typing import Any, Mapping, Sequence
 import pandas as pd
 
 from ml.config import Settings
-from ml.db import SCHEMA, Database
+from ml.db import SCHEMA, TYPES, Database, ident
 from ml.errors import BadInput, DataError
 from ml.faults import fault_point
 from ml.model import Calibrator, Model
@@ -77,6 +79,7 @@ HISTORY_COLUMNS = [
     ("Version", "key"),
     ("Previous_Version", "key"),
     ("Reason", "text"),
+    ("Decision_Json", "text"),  # added later: ensure_tables adds it to older tables
 ]
 ARTIFACTS = {  # role -> (file name, path column, hash column)
     "booster": ("booster.ubj", "Booster_Path", "Booster_Sha256"),
@@ -85,6 +88,18 @@ ARTIFACTS = {  # role -> (file name, path column, hash column)
     "metrics": ("metrics.json", "Metrics_Path", "Metrics_Sha256"),
 }
 ACTIVATING = ("activate", "promote")
+KEEP = "keep"  # a decision event that changes nothing: the active model stays
+
+
+def _add_missing_columns(db: Database, table: str, columns: Sequence[tuple[str, str]]) -> None:
+    """Upgrade a table created by an older version: ALTER TABLE ... ADD each missing column
+    (nullable; the same statement on DuckDB and SQL Server)."""
+    have = {c.lower() for c in db.query_df(f"SELECT * FROM {SCHEMA}.{ident(table)} WHERE 1 = 0").columns}
+    if not have:  # no column information (a driver without a result description): leave it
+        return
+    for name, kind in columns:
+        if name.lower() not in have:
+            db.execute(f"ALTER TABLE {SCHEMA}.{ident(table)} ADD {ident(name)} {TYPES[db.dialect][kind]}")
 
 
 def ensure_tables(db: Database) -> None:
@@ -274,19 +289,26 @@ def active_stack(events: pd.DataFrame) -> list[str]:
 
 
 def _set_active(db: Database, code: str, horizon: int, version: str | None,
-                action: str, reason: str, previous: str | None) -> None:
-    """Flip Is_Active and append the history event, in one transaction."""
+                action: str, reason: str, previous: str | None,
+                decision: Mapping[str, Any] | None = None) -> None:
+    """Flip Is_Active (not for a ``keep``) and append the history event, in one transaction.
+
+    Only writers upgrade an older history table (score and eval only read the registry,
+    so they never need ALTER permission).
+    """
     with db.transaction():
+        _add_missing_columns(db, HISTORY, HISTORY_COLUMNS)
         seq = db.query_df(
             f"SELECT MAX(Event_Seq) AS s FROM {SCHEMA}.{HISTORY} WHERE Target_Code = ? AND Horizon = ?",
             [code, int(horizon)],
         ).iloc[0]["s"]
         next_seq = 1 if pd.isna(seq) else int(seq) + 1
-        db.execute(
-            f"UPDATE {SCHEMA}.{REGISTRY} SET Is_Active = 0 WHERE Target_Code = ? AND Horizon = ? AND Is_Active = 1",
-            [code, int(horizon)],
-        )
-        if version is not None:
+        if action != KEEP:
+            db.execute(
+                f"UPDATE {SCHEMA}.{REGISTRY} SET Is_Active = 0 WHERE Target_Code = ? AND Horizon = ? "
+                "AND Is_Active = 1", [code, int(horizon)],
+            )
+        if version is not None and action != KEEP:
             db.execute(
                 f"UPDATE {SCHEMA}.{REGISTRY} SET Is_Active = 1 WHERE Target_Code = ? AND Horizon = ? AND Version = ?",
                 [code, int(horizon), version],
@@ -296,12 +318,17 @@ def _set_active(db: Database, code: str, horizon: int, version: str | None,
             "Target_Code": code, "Horizon": int(horizon), "Event_Seq": next_seq,
             "Event_At": utc_now(), "Action": action, "Version": version,
             "Previous_Version": previous, "Reason": reason,
+            "Decision_Json": None if decision is None else dumps(decision),
         }])
         db.insert_df(HISTORY, event)
 
 
-def activate(db: Database, code: str, horizon: int, version: str, action: str, reason: str) -> None:
-    """Make ``version`` the active model of a horizon (action: 'activate' or 'promote')."""
+def activate(db: Database, code: str, horizon: int, version: str, action: str, reason: str,
+             decision: Mapping[str, Any] | None = None) -> None:
+    """Make ``version`` the active model of a horizon (action: 'activate' or 'promote').
+
+    ``decision``: the champion/challenger figures behind it (Decision_Json), or None.
+    """
     if action not in ACTIVATING:
         raise ValueError(action)
     ensure_tables(db)
@@ -311,7 +338,16 @@ def activate(db: Database, code: str, horizon: int, version: str, action: str, r
     previous = None if current is None else str(current["Version"])
     if previous == version:  # already active: no event, so a rollback still means "the one before"
         return
-    _set_active(db, code, horizon, version, action, reason, previous)
+    _set_active(db, code, horizon, version, action, reason, previous, decision)
+
+
+def keep(db: Database, code: str, horizon: int, challenger: str, reason: str,
+         decision: Mapping[str, Any] | None) -> None:
+    """Record that a training run's ``challenger`` was not activated (a ``keep`` event)."""
+    ensure_tables(db)
+    current = active_row(db, code, horizon)
+    _set_active(db, code, horizon, challenger, KEEP, reason,
+                None if current is None else str(current["Version"]), decision)
 
 
 def promote(db: Database, code: str, version: str, reason: str = "manual promote") -> list[int]:

@@ -20,6 +20,7 @@ from typing import Any, Mapping, Sequence
 import pandas as pd
 
 from ml.config import PROJECT_ROOT, Settings
+from ml.dataset import min_training_days
 from ml.dbt import log
 from ml.errors import DataError, FAError, StepTimeout, EXIT_QC_ALERT, EXIT_UNEXPECTED
 
@@ -113,7 +114,7 @@ def demo_windows(first: date, horizon_date: date, longest: int) -> dict[str, dat
     test_end = horizon_date - timedelta(days=longest)
     test_start = test_end - timedelta(days=TEST_DAYS - 1)
     train_end = test_start - timedelta(days=1)
-    need = 90 + 60 + longest  # calibration + early stopping + one purge gap, at least
+    need = min_training_days(longest)  # 28 fit days + one purge gap + calibration, at least
     train_start = first + timedelta(days=WARM_UP_DAYS)
     if (train_end - train_start).days + 1 < need + 60:
         train_start = first

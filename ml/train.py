@@ -10,6 +10,7 @@ version id.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import asdict, dataclass
 from typing import Any, Sequence
@@ -18,11 +19,12 @@ import numpy as np
 import pandas as pd
 
 from ml.config import Settings
-from ml.dataset import FEATURES, Windows, check_horizons, label_horizon, load_window, matrix, split
+from ml.dataset import (FEATURES, Windows, check_features, check_horizons, label_horizon, load_window,
+                        matrix, split)
 from ml.db import open_target
 from ml.dbt import log
 from ml.errors import BadInput, DataError
-from ml.metrics import average_precision, evaluate
+from ml.metrics import average_precision, evaluate, headline
 from ml.model import Calibrator, Model, xgb
 from ml import registry
 
@@ -46,6 +48,9 @@ class TrainParams:
     # < 1: keep this share of the all-negative rows before the calibration part, weighted
     # 1/rate (ml/sampling.py); calibration and test stay unsampled. Keeps 50k depots in bounds.
     neg_sample_rate: float = 1.0
+    # Monotone constraints as (feature, +1 | -1) pairs, e.g. (("Deposit_30d_eff", 1),);
+    # features the model does not use are ignored. Off: measured in docs/model.md (Tuning).
+    monotone: tuple[tuple[str, int], ...] = ()
 
     def __post_init__(self) -> None:
         if not 0 < self.neg_sample_rate <= 1:
@@ -57,9 +62,9 @@ class TrainParams:
         if not 1 <= self.n_estimators <= 20000:
             raise BadInput("--n-estimators must be between 1 and 20000")
 
-    def xgb_params(self) -> dict[str, Any]:
+    def xgb_params(self, features: Sequence[str] = FEATURES) -> dict[str, Any]:
         # No scale_pos_weight: the isotonic step sets the probability scale afterwards.
-        return {
+        out = {
             "objective": "binary:logistic",
             "eval_metric": self.eval_metric,
             "tree_method": "hist",
@@ -71,6 +76,10 @@ class TrainParams:
             "seed": self.seed,
             "nthread": self.nthread,
         }
+        constraints = {f: int(d) for f, d in self.monotone if f in features}
+        if constraints:  # by feature name (the DMatrix carries the names)
+            out["monotone_constraints"] = constraints
+        return out
 
 
 def _check_part(parts: dict[str, pd.DataFrame], name: str, horizon: int, windows: Windows) -> None:
@@ -94,29 +103,40 @@ def _weights(part: pd.DataFrame):
     return part["weight"].to_numpy() if "weight" in part.columns else None
 
 
-def fit_horizon(parts: dict[str, pd.DataFrame], params: TrainParams, horizon: int) -> tuple[Model, dict]:
-    """Booster on fit (early stopping on early_stopping), isotonic on calibration.
+def dmatrix(part: pd.DataFrame, features: Sequence[str]):
+    """An XGBoost DMatrix of a part: features, labels, row weights when down-sampled."""
+    return xgb().DMatrix(matrix(part, features), label=part["label"].to_numpy(),
+                         feature_names=list(features), weight=_weights(part))
 
-    Returns the model and facts about the fit (best_iteration, seconds).
-    """
-    x = xgb()
-    t0 = time.perf_counter()
-    names = list(FEATURES)
-    d_fit = x.DMatrix(matrix(parts["fit"]), label=parts["fit"]["label"].to_numpy(), feature_names=names,
-                      weight=_weights(parts["fit"]))
-    d_es = x.DMatrix(matrix(parts["early_stopping"]), label=parts["early_stopping"]["label"].to_numpy(),
-                     feature_names=names, weight=_weights(parts["early_stopping"]))
-    booster = x.train(
-        params.xgb_params(), d_fit, num_boost_round=params.n_estimators,
+
+def boost(params: TrainParams, d_fit, d_es, features: Sequence[str]) -> tuple[Any, int, float]:
+    """Boost on d_fit with early stopping on d_es (params.eval_metric); returns (booster cut
+    to its best iteration, best iteration, the metric on d_es at that iteration)."""
+    booster = xgb().train(
+        params.xgb_params(features), d_fit, num_boost_round=params.n_estimators,
         evals=[(d_es, "early_stopping")], early_stopping_rounds=params.early_stopping_rounds,
         verbose_eval=False,
     )
     best = int(booster.best_iteration)
-    booster = booster[: best + 1]  # keep only the trees up to the best iteration
-    uncalibrated = Model(booster, Calibrator((0.0, 1.0), (0.0, 1.0)), FEATURES, horizon)
-    raw_cal = uncalibrated.raw(matrix(parts["calibration"]))
+    return booster[: best + 1], best, float(booster.best_score)  # only the trees up to the best
+
+
+def fit_horizon(parts: dict[str, pd.DataFrame], params: TrainParams, horizon: int,
+                features: Sequence[str] | None = None) -> tuple[Model, dict]:
+    """Booster on fit (early stopping on early_stopping), isotonic on calibration.
+
+    ``features``: the columns the model uses (None = ml.features.FEATURES; a model on
+    another list registers but cannot score). Returns the model and facts about the fit
+    (best_iteration, seconds).
+    """
+    features = check_features(features)
+    t0 = time.perf_counter()
+    booster, best, _ = boost(params, dmatrix(parts["fit"], features),
+                             dmatrix(parts["early_stopping"], features), features)
+    uncalibrated = Model(booster, Calibrator((0.0, 1.0), (0.0, 1.0)), features, horizon)
+    raw_cal = uncalibrated.raw(matrix(parts["calibration"], features))
     calibrator = Calibrator.fit(raw_cal, parts["calibration"]["label"].to_numpy())
-    model = Model(booster, calibrator, FEATURES, horizon)
+    model = Model(booster, calibrator, features, horizon)
     return model, {"best_iteration": best, "train_seconds": round(time.perf_counter() - t0, 2)}
 
 
@@ -124,33 +144,88 @@ def _part_counts(parts: dict[str, pd.DataFrame]) -> dict[str, dict[str, int]]:
     return {n: {"rows": int(len(p)), "positives": int(p["label"].sum())} for n, p in parts.items()}
 
 
+def _figures(version: str, ap: float, lift_at_1: float, p_at_1: float) -> dict[str, Any]:
+    return {"version": version, "ap": ap, "lift_at_1": lift_at_1, "p_at_1": p_at_1}
+
+
 def _decide(db, settings: Settings, horizon: int, version: str, test: pd.DataFrame,
-            new_ap: float, force: bool) -> tuple[bool, str]:
-    """Activate the new model of a horizon when it is no worse on the same test rows."""
+            metrics: dict[str, Any], force: bool) -> tuple[bool, str]:
+    """Activate the new model of a horizon when its AP is no worse on the same test rows.
+
+    ``metrics``: the new model's test figures (ml.metrics.evaluate on ``test``). The
+    champion (the active model) is scored on the same rows; both models' AP, Lift@1 % and
+    P@1 %, with the rows and positives, go into the history event of the decision
+    (Decision_Json; a kept champion is a ``keep`` event). Returns (activated, note).
+    """
     code = settings.target.code
     current = registry.active_row(db, code, horizon)
+    y = test["label"].to_numpy()
+    decision = {
+        "rule": "the challenger becomes active when its test AP >= the champion's on the same rows",
+        "test_rows": int(len(y)), "test_positives": int(y.sum()),
+        "test_days": [str(test["Score_Date"].min().date()), str(test["Score_Date"].max().date())],
+        "challenger": _figures(version, metrics["ap"], metrics["lift_at_1"], metrics["p_at_1"]),
+        "champion": None,
+    }
+    stale = current is not None and tuple(json.loads(current["Features_Json"])) != FEATURES
+    problem = None  # why the champion could not be scored
+    if current is not None and not stale:
+        try:
+            old = headline(y, registry.load_model(settings, current).predict(matrix(test)))
+            decision["champion"] = _figures(str(current["Version"]), old["ap"], old["lift_at_1"], old["p_at_1"])
+        except DataError as exc:
+            problem = f"could not compare: {exc}"
     if force:
-        registry.activate(db, code, horizon, version, "promote", "--promote")
+        registry.activate(db, code, horizon, version, "promote", "--promote", decision)
         return True, "promoted (--promote)"
     if current is None:
-        registry.activate(db, code, horizon, version, "activate", "first model of this horizon")
+        registry.activate(db, code, horizon, version, "activate", "first model of this horizon", decision)
         return True, "activated (first model)"
-    try:
-        old_model = registry.load_model(settings, current)
-    except DataError as exc:
-        return False, f"kept {current['Version']} (could not compare: {exc})"
-    old_ap = average_precision(test["label"].to_numpy(), old_model.predict(matrix(test)))
+    if stale:  # the champion cannot score with this code any more
+        reason = f"{current['Version']} was trained on another feature list; score would refuse it"
+        registry.activate(db, code, horizon, version, "activate", reason, decision)
+        return True, "activated (" + reason + ")"
+    if problem is not None:
+        registry.keep(db, code, horizon, version, problem, decision)
+        return False, f"kept {current['Version']} ({problem})"
+    old_ap, new_ap = decision["champion"]["ap"], metrics["ap"]
     if not np.isnan(old_ap) and new_ap < old_ap:
-        return False, f"kept {current['Version']}: its AP {old_ap:.4f} > {new_ap:.4f} on this test window"
+        reason = f"kept {current['Version']}: its AP {old_ap:.4f} > {new_ap:.4f} on this test window"
+        registry.keep(db, code, horizon, version, reason, decision)
+        return False, reason
     reason = f"AP {new_ap:.4f} >= {old_ap:.4f} of {current['Version']} on the same test window"
-    registry.activate(db, code, horizon, version, "activate", reason)
+    registry.activate(db, code, horizon, version, "activate", reason, decision)
     return True, "activated (" + reason + ")"
 
 
+def _tune(parts: dict[str, pd.DataFrame], params: TrainParams, horizon: int, features: Sequence[str],
+          n_trials: int) -> tuple[TrainParams, dict[str, Any]]:
+    """The search of ml/tune.py on one horizon's fit / early-stopping parts, logged."""
+    from ml.tune import search_params, tune_horizon
+
+    t0 = time.perf_counter()
+    chosen, trials = tune_horizon(parts, params, features, n_trials)
+    win = next(t for t in trials if t["chosen"])
+    log(f"train: T{horizon}: tuning: {len(trials)} trials in {time.perf_counter() - t0:.0f} s; "
+        f"early-stopping AP {win['ap_early_stopping']} (trial {win['trial']}) vs "
+        f"{trials[0]['ap_early_stopping']} with the defaults")
+    return chosen, {"objective": "ap_early_stopping", "chosen": search_params(chosen),
+                    "defaults": search_params(params), "trials": trials}
+
+
 def train(settings: Settings, horizons: Sequence[int], windows: Windows, params: TrainParams,
-          force_promote: bool = False) -> list[dict[str, Any]]:
-    """Train, test, save and register one version for every horizon; returns a summary per horizon."""
+          force_promote: bool = False, features: Sequence[str] | None = None,
+          tune_trials: int = 0) -> list[dict[str, Any]]:
+    """Train, test, save and register one version for every horizon; returns a summary per horizon.
+
+    ``features``: the model's columns (None = ml.features.FEATURES). A version trained on
+    another list is registered (benchmarks compare feature sets) but never activated:
+    ``score`` would refuse it. ``tune_trials`` > 0: each horizon's parameters are chosen
+    by ml.tune.tune_horizon on its fit / early-stopping parts (``params`` is trial 0).
+    """
     horizons = check_horizons(settings, horizons)
+    windows.require_fit_days(horizons)
+    features = check_features(features)
     code = settings.target.code
     with open_target(settings) as db:
         log(f"train: loading rows {windows.train_start} .. {windows.test_end}")
@@ -180,31 +255,36 @@ def train(settings: Settings, horizons: Sequence[int], windows: Windows, params:
             log(f"train: T{h}: fit {counts['fit']['rows']} rows, early stopping "
                 f"{counts['early_stopping']['rows']}, calibration {counts['calibration']['rows']}, "
                 f"test {counts['test']['rows']}")
-            model, info = fit_horizon(parts, params, h)
+            params_h, tuning = params, None
+            if tune_trials:
+                params_h, tuning = _tune(parts, params, h, features, tune_trials)
+            model, info = fit_horizon(parts, params_h, h, features)
             model.version = version
             test = parts["test"]
-            y, p = test["label"].to_numpy(), model.predict(matrix(test))
+            y, p = test["label"].to_numpy(), model.predict(matrix(test, features))
             log(f"train: T{h}: {info['best_iteration'] + 1} trees in {info['train_seconds']} s; evaluating")
             metrics = evaluate(y, p, test["Depot_Number"].to_numpy(), n_boot=params.n_boot, seed=params.seed)
             metrics.update(info)
             # The seed's compliance note: log what the model relies on (gain per feature).
             gain = model.booster.get_score(importance_type="total_gain")
             total = sum(gain.values()) or 1.0
-            metrics["feature_importance"] = {f: round(gain.get(f, 0.0) / total, 4) for f in FEATURES}
+            metrics["feature_importance"] = {f: round(gain.get(f, 0.0) / total, 4) for f in features}
             top = sorted(metrics["feature_importance"].items(), key=lambda kv: -kv[1])[:3]
             log(f"train: T{h}: top features by gain: " + ", ".join(f"{f} {v:.0%}" for f, v in top))
-            metrics["ap_uncalibrated"] = average_precision(y, model.raw(matrix(test)))
+            metrics["ap_uncalibrated"] = average_precision(y, model.raw(matrix(test, features)))
             metrics["parts"] = counts
             metrics["windows"] = windows.as_dict()
+            if tuning is not None:
+                metrics["tuning"] = tuning
             paths = registry.write_artifacts(settings, version, model, metrics)
             row = {
                 "Target_Code": code, "Horizon": h, "Version": version,
                 "Train_Start": windows.train_start, "Train_End": windows.train_end,
                 "Test_Start": windows.test_start, "Test_End": windows.test_end,
                 "Windows_Json": registry.dumps(windows.as_dict()),
-                "Features_Json": registry.dumps(list(FEATURES)),
-                "Features_Sha256": registry.features_hash(FEATURES),
-                "Params_Json": registry.dumps(asdict(params)),
+                "Features_Json": registry.dumps(list(features)),
+                "Features_Sha256": registry.features_hash(features),
+                "Params_Json": registry.dumps(asdict(params_h)),
                 "Metrics_Json": registry.dumps({k: v for k, v in metrics.items() if k != "calibration"}),
                 "Test_AP": metrics["ap"], "Test_Base_Rate": metrics["base_rate"],
                 "Test_Lift_At_1": metrics["lift_at_1"],
@@ -217,7 +297,9 @@ def train(settings: Settings, horizons: Sequence[int], windows: Windows, params:
         # the registry as it was before this run (the orphan artifact folder is never read).
         with db.transaction():
             registry.register(db, pd.DataFrame([r for _, r, _, _ in trained]))
-            decisions = {h: _decide(db, settings, h, version, test, metrics["ap"], force_promote)
+            decisions = {h: _decide(db, settings, h, version, test, metrics, force_promote)
+                         if features == FEATURES else
+                         (False, "not activated: trained on a feature list other than ml.features.FEATURES")
                          for h, _, test, metrics in trained}
         for h, row, test, metrics in trained:
             active, note = decisions[h]
@@ -227,5 +309,6 @@ def train(settings: Settings, horizons: Sequence[int], windows: Windows, params:
                 "p_at_1": metrics["p_at_1"], "brier": metrics["brier"], "ece": metrics["ece"],
                 "test_rows": metrics["rows"], "best_iteration": metrics["best_iteration"],
                 "train_seconds": metrics["train_seconds"], "active": active, "note": note,
+                "tuning": metrics.get("tuning"),
             })
     return summary

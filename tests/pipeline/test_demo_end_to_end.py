@@ -124,3 +124,25 @@ def test_demo_writes_reason_codes_and_ends_with_the_report(demo_run):
     assert re.search(rf"^report\s+{re.escape(str(report))}$", result.output, re.M) and report.is_file()
     text = report.read_text(encoding="utf-8")
     assert '<section id="models">' in text and text.count("<figure><img ") >= 5
+
+
+def test_train_on_the_shortest_window_registers_every_horizon(demo_run):
+    """A 148-day training window (28 fit days + 30 purge + 90 calibration for T30) trains;
+    one day less is refused with the minimum named. Kept last: it adds registry versions."""
+    root, result = demo_run
+    assert result.exit_code == 0
+    args = ["train", "--horizons", "7,14,30", "--train-start", "2024-12-01", "--train-end", "2025-04-27",
+            "--test-start", "2025-04-28", "--test-end", "2025-07-21", "--n-boot", "0"]
+    r = CliRunner().invoke(cli, args)
+    assert r.exit_code == 0, r.output[-3000:]
+    reg = query(root, "SELECT Horizon, Version, Windows_Json, Train_Rows FROM dbo.FA_MODEL_REGISTRY "
+                      "WHERE Train_Start = DATE '2024-12-01' AND Train_End = DATE '2025-04-27'")
+    assert sorted(reg["Horizon"]) == [7, 14, 30] and reg["Version"].nunique() == 1
+    assert (reg["Train_Rows"] > 0).all()
+    short = args.copy()
+    short[short.index("2024-12-01")] = "2024-12-02"
+    r = CliRunner().invoke(cli, short)
+    assert r.exit_code == 2
+    assert r.output.strip().splitlines()[-1] == (
+        "Error: the training window has 147 days; horizon 30 needs at least 148 "
+        "(28 fit + 30 purge + 90 calibration)")

@@ -123,3 +123,15 @@ def test_eval_and_qc_cli(env):
     assert r.exit_code == 2 and last_line(r) == "Error: --version nope is not registered for DEMO horizon 7"
     r = run("eval", "--start", "2025-08-20", "--end", "2025-08-15")
     assert r.exit_code == 2 and last_line(r) == "Error: --start must not be after --end"
+
+
+def test_too_short_training_window_names_the_minimum(env):
+    # 2025-01-01 .. 2025-05-21 is 141 days: enough for T7 (125) and T14 (132), not T30 (148)
+    args = ["train", "--train-start", "2025-01-01", "--train-end", "2025-05-21",
+            "--test-start", "2025-05-22", "--test-end", "2025-06-30"]
+    r = run(*args, "--horizons", "7,14,30")
+    assert r.exit_code == 2
+    assert last_line(r) == ("Error: the training window has 141 days; horizon 30 needs at least 148 "
+                            "(28 fit + 30 purge + 90 calibration)")
+    r = run(*args, "--horizons", "7,14")     # accepted; then fails on the missing tables (exit 3)
+    assert r.exit_code == 3 and "does not exist" in last_line(r)

@@ -134,8 +134,14 @@ def test_retrain_keeps_earlier_rows_and_applies_the_promotion_rule(world):
             registry.rollback(db, "DEMO", (30,))
         hist = registry.history(db, "DEMO")
     t30 = hist[hist["Horizon"] == 30]
-    assert list(t30["Action"]) == ["activate", "promote", "rollback"]
-    assert list(t30["Version"]) == [v1, v3, v1]
+    # the weak run's decision is a 'keep' event (nothing changes); the stack ignores it
+    assert list(t30["Action"]) == ["activate", "keep", "promote", "rollback"]
+    assert list(t30["Version"]) == [v1, v2, v3, v1]
+    assert list(t30["Previous_Version"].fillna("-")) == ["-", v1, v1, v3]
+    assert t30["Decision_Json"].isna().tolist() == [False, False, False, True]   # rollback: no decision
+    import json
+    promoted = json.loads(t30.iloc[2]["Decision_Json"])          # --promote still records both
+    assert promoted["champion"]["version"] == v1 and promoted["challenger"]["version"] == v3
     assert len(registry_rows(settings)) == 3 + 3 + 1
 
 
@@ -196,3 +202,93 @@ def test_versions_of_one_second_sort_by_time_not_by_hash():
     second = new_version(datetime(2025, 8, 21, 6, 15, 2, 418_999), {"run": 2})
     assert first.startswith("20250821T061502417Z-") and second.startswith("20250821T061502418Z-")
     assert first < second
+
+
+def test_training_on_another_feature_list_registers_but_cannot_score(world):
+    import json
+
+    from ml.errors import BadInput
+
+    settings, summary = world
+    subset = ("Deposit_30d_eff", "Cash", "Buys_30d")       # another order, a subset of FEATURES
+    out = train(settings, (30,), WINDOWS, TrainParams(n_estimators=50, n_boot=0), features=subset)
+    v = out[0]["version"]
+    assert not out[0]["active"]
+    assert out[0]["note"] == "not activated: trained on a feature list other than ml.features.FEATURES"
+    with open_target(settings) as db:
+        row = registry.get_model_row(db, "DEMO", 30, v)
+        assert registry.active_row(db, "DEMO", 30)["Version"] == summary[0]["version"]
+    assert json.loads(row["Features_Json"]) == list(subset)
+    assert row["Features_Sha256"] == registry.features_hash(subset)
+    folder = settings.art_dir / "DEMO" / v / "T30"
+    assert json.loads((folder / "features.json").read_text())["features"] == list(subset)
+    assert set(json.loads((folder / "metrics.json").read_text())["feature_importance"]) == set(subset)
+    with pytest.raises(DataError, match=rf"model {v} T30 was trained on features \['Deposit_30d_eff'"):
+        registry.load_model(settings, row)
+    # Made active by hand, it stops score; the next default training replaces it, because
+    # the old model cannot be compared on (nor score) this code's features.
+    with open_target(settings) as db:
+        registry.promote(db, "DEMO", v)
+    with pytest.raises(DataError, match="was trained on features"):
+        score_day(settings)
+    again = train(settings, (30,), WINDOWS, TrainParams(n_estimators=50, n_boot=0))
+    assert again[0]["active"]
+    assert again[0]["note"] == (f"activated ({v} was trained on another feature list; "
+                                "score would refuse it)")
+    for bad in (("Nope",), (), ("Cash", "Cash")):
+        with pytest.raises(BadInput, match="features must be a non-empty list"):
+            train(settings, (30,), WINDOWS, FAST, features=bad)
+
+
+def test_history_records_both_models_on_the_same_test_rows(world):
+    """A second reading of the decision: rescore both models on the test rows by hand."""
+    import json
+
+    from ml.dataset import label_horizon, load_window, matrix, split
+    from ml.metrics import average_precision, lift_at
+
+    settings, summary = world
+    v1 = summary[2]["version"]
+    weak = train(settings, (30,), WINDOWS, TrainParams(max_depth=1, n_estimators=2, n_boot=0))
+    v2 = weak[0]["version"]
+    with open_target(settings) as db:
+        hist = registry.history(db, "DEMO")
+        models = {v: registry.load_model(settings, registry.get_model_row(db, "DEMO", 30, v)) for v in (v1, v2)}
+        data = load_window(db, settings, WINDOWS.train_start, WINDOWS.test_end, (30,))
+        test = split(data, WINDOWS, 30, label_horizon(db, settings, (7, 14, 30)))["test"]
+    t30 = hist[hist["Horizon"] == 30].sort_values("Event_Seq")
+    first, last = (json.loads(t30.iloc[i]["Decision_Json"]) for i in (0, -1))
+    assert first["champion"] is None and first["challenger"]["version"] == v1
+    y = test["label"].to_numpy()
+    assert last["test_rows"] == len(test) and last["test_positives"] == int(y.sum()) > 0
+    assert last["test_days"] == ["2025-06-11", "2025-07-21"]
+    for role, v in (("champion", v1), ("challenger", v2)):
+        p = models[v].predict(matrix(test))
+        assert last[role]["version"] == v
+        assert last[role]["ap"] == pytest.approx(average_precision(y, p))
+        assert last[role]["lift_at_1"] == pytest.approx(lift_at(y, p, 0.01))
+    assert t30.iloc[-1]["Action"] == ("keep" if last["challenger"]["ap"] < last["champion"]["ap"] else "activate")
+    assert (t30.iloc[-1]["Action"] == "activate") == weak[0]["active"]
+
+
+def test_an_older_history_table_gets_the_decision_column(tmp_path):
+    import duckdb
+
+    settings = make_settings(tmp_path)
+    con = duckdb.connect(str(tmp_path / "fa.duckdb"))
+    con.execute("CREATE SCHEMA dbo")
+    old_cols = ", ".join(f"{c} VARCHAR" for c, _ in registry.HISTORY_COLUMNS if c != "Decision_Json")
+    con.execute(f"CREATE TABLE dbo.FA_MODEL_REGISTRY_HISTORY ({old_cols})")
+    con.execute("INSERT INTO dbo.FA_MODEL_REGISTRY_HISTORY (Target_Code, Action) VALUES ('DEMO', 'activate')")
+    con.close()
+    synthetic_world.write_tables(tmp_path / "fa.duckdb", depots=20, days=60)
+    with open_target(settings) as db:
+        registry.ensure_tables(db)      # readers leave the old table as it is
+        assert "Decision_Json" not in registry.history(db, "DEMO").columns
+        row = {c: None for c, _ in registry.REGISTRY_COLUMNS}
+        row.update(Target_Code="DEMO", Horizon=7, Version="v1")
+        registry.register(db, pd.DataFrame([row]).drop(columns="Is_Active"))
+        registry.activate(db, "DEMO", 7, "v1", "activate", "test", {"champion": None})
+        hist = registry.history(db, "DEMO")
+    assert list(hist.columns)[-1] == "Decision_Json" and len(hist) == 2
+    assert hist["Decision_Json"].dropna().tolist() == ['{"champion": null}']   # the old row: NULL
