@@ -19,7 +19,7 @@ from ml.dataset import load_day, matrix, score_date_range
 from ml.db import SCHEMA, Database, open_target
 from ml.dbt import log
 from ml.errors import DataError
-from ml import registry
+from ml import registry, runlog
 
 
 def score_columns(horizons: Sequence[int]) -> list[tuple[str, str]]:
@@ -76,6 +76,7 @@ def score_day(settings: Settings, day: date | None = None) -> dict[str, Any]:
         out["scored_at"] = registry.utc_now()
         ensure_scores_table(db, settings)
         written = db.replace_rows(settings.scores_table, out, "Score_Date = ?", [day])
+        runlog.note(rows_written=written, model_versions={f"T{m.horizon}": m.version for m in models})
         return {
             "score_date": day.isoformat(),
             "rows_scored": written,

@@ -24,7 +24,7 @@ from ml.dbt import log
 from ml.errors import BadInput, DataError
 from ml.metrics import average_precision, evaluate
 from ml.model import Calibrator, Model, xgb
-from ml import registry
+from ml import provenance, registry
 
 
 @dataclass(frozen=True)
@@ -197,6 +197,7 @@ def train(settings: Settings, horizons: Sequence[int], windows: Windows, params:
             metrics["parts"] = counts
             metrics["windows"] = windows.as_dict()
             paths = registry.write_artifacts(settings, version, model, metrics)
+            paths.update(provenance.training_record(settings, version, model, parts))  # drift.json, git, libs
             row = {
                 "Target_Code": code, "Horizon": h, "Version": version,
                 "Train_Start": windows.train_start, "Train_End": windows.train_end,

@@ -24,7 +24,6 @@ Scenarios (docs/reliability.md):
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import subprocess
@@ -37,6 +36,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "unit"))
 import synthetic_world  # noqa: E402
+from db_snapshot import table_hashes  # noqa: E402  (FA_RUN_LOG left out: a log, not state)
 
 pytestmark = pytest.mark.slow
 
@@ -44,7 +44,6 @@ END = "2025-08-20"
 START = "2025-05-13"          # 100 days: two backfill chunks (3 months + 8 days)
 TRAIN = ["train", "--horizons", "7,14,30", "--train-start", "2024-10-25", "--train-end", "2025-06-10",
          "--test-start", "2025-06-11", "--test-end", "2025-07-21", "--n-estimators", "30", "--n-boot", "0"]
-WALL_CLOCK = {"scored_at", "created_at", "event_at", "computed_at", "run_at", "evaluated_at", "checked_at"}
 
 
 # ---- helpers ---------------------------------------------------------------------------
@@ -87,28 +86,6 @@ def copy_state(src: Path, dst: Path) -> Path:
     if (src / "artifacts").exists():
         shutil.copytree(src / "artifacts", dst / "artifacts")
     return dst
-
-
-def table_hashes(db_file: Path) -> dict[str, tuple[int, str]]:
-    """{table: (rows, sha256 of its rows in sorted order)} for every table in dbo."""
-    con = duckdb.connect(str(db_file), read_only=True)
-    try:
-        tables = [r[0] for r in con.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'dbo' "
-            "AND table_type = 'BASE TABLE' AND table_catalog = current_database() ORDER BY 1"
-        ).fetchall()]
-        out = {}
-        for t in tables:
-            cols = [r[0] for r in con.execute(
-                "SELECT column_name FROM information_schema.columns WHERE table_schema = 'dbo' "
-                "AND table_name = ? AND table_catalog = current_database() ORDER BY ordinal_position",
-                [t]).fetchall()]
-            keep = ", ".join(f'"{c}"' for c in cols if c.lower() not in WALL_CLOCK)
-            rows = con.execute(f'SELECT {keep} FROM dbo."{t}" ORDER BY ALL').fetchall()
-            out[t] = (len(rows), hashlib.sha256(repr(rows).encode()).hexdigest())
-        return out
-    finally:
-        con.close()
 
 
 def rows_of_day(db_file: Path, table: str, day: str) -> list[tuple]:
