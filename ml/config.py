@@ -173,6 +173,8 @@ def read_config_file(path: Path) -> Mapping[str, Any]:
         raise BadInput(f"FA_CONFIG: {path} is not valid YAML{at}") from None
     except UnicodeDecodeError:
         raise BadInput(f"FA_CONFIG: {path} is not UTF-8 text") from None
+    except ValueError as exc:  # YAML reads 2025-13-01 as a date and fails on it
+        raise BadInput(f"FA_CONFIG: {path} holds an impossible date ({exc})") from None
     if not isinstance(raw, Mapping):
         raise BadInput(f"FA_CONFIG: {path} must hold a mapping with a 'target' block")
     return raw

@@ -48,7 +48,7 @@ TRAIN = ["train", "--horizons", "7,14,30", "--train-start", "2024-10-25", "--tra
 
 # ---- helpers ---------------------------------------------------------------------------
 def run(home: Path, *args: str, fault: str | None = None, source: Path | None = None,
-        timeout: int = 600) -> subprocess.CompletedProcess:
+        timeout: int = 600, config: Path | None = None) -> subprocess.CompletedProcess:
     """``python orchestrate.py args`` as a real child with every FA_* path under ``home``."""
     env = {k: v for k, v in os.environ.items()
            if k not in ("FA_LOCK_OWNER_PID", "FA_FAULT_AT", "FA_CONFIG", "FA_ENGINE")}
@@ -62,6 +62,8 @@ def run(home: Path, *args: str, fault: str | None = None, source: Path | None = 
     })
     if fault:
         env["FA_FAULT_AT"] = fault
+    if config:
+        env["FA_CONFIG"] = str(config)
     return subprocess.run([sys.executable, str(ROOT / "orchestrate.py"), *args], cwd=ROOT,
                           env=env, capture_output=True, text=True, timeout=timeout)
 
@@ -164,11 +166,40 @@ def test_daily_killed_in_its_dbt_step_twice_then_rerun(dbt_world):
             "Error: step 'dbt' was killed by signal 9; rerun the same command")
         # the killed transaction left no trace: the day's labels are still all there
         assert rows_of_day(home / "fa.duckdb", "CD_FA_LABELS_DEMO", END) == labels_before
+    # the parent runner logged both killed steps (FA_RUN_LOG), with the daily's own rows
+    assert run_log(home) == [("daily", "-", 1, "step 'dbt' was killed by signal 9; rerun the same command"),
+                             ("daily", "dbt", 1, "step 'dbt' was killed by signal 9; rerun the same command")] * 2
     rerun = run(home, "daily", "--date", END, source=source)
     assert "<== dbt: ok" in rerun.stderr
     assert rerun.returncode == uninterrupted.returncode == 3
     assert rerun.stderr.strip().splitlines()[-1] == last
     assert_same_tables(clean, home)
+
+
+def run_log(home: Path) -> list[tuple]:
+    """(Command, Step, Exit_Code, Message) of the run log rows after the backfill, by run."""
+    con = duckdb.connect(str(home / "fa.duckdb"), read_only=True)
+    try:
+        return con.execute("SELECT Command, Step, Exit_Code, Message FROM dbo.FA_RUN_LOG "
+                           "WHERE Command <> 'backfill' ORDER BY Run_Id, Step").fetchall()
+    finally:
+        con.close()
+
+
+def test_daily_step_past_its_time_limit_has_its_run_log_row(dbt_world):
+    """The dbt child sleeps inside the aggregate model past its limit: the runner kills it,
+    exits 7 and logs the step (the child itself could not)."""
+    root, clean_backfill, source = dbt_world
+    home = copy_state(clean_backfill, root / "daily_timeout")
+    config = home / "fund.yml"
+    config.write_text((ROOT / "config" / "fund.yml").read_text(encoding="utf-8").split("\ntimeouts_seconds:")[0]
+                      + "\ntimeouts_seconds:\n  dbt: 30\n", encoding="utf-8")
+    out = run(home, "daily", "--date", END, fault="dbt.start:fa_agg_buy:sleep300", source=source, config=config)
+    assert out.returncode == 7, out.stderr[-2000:]
+    message = ("step 'dbt' exceeded its time limit of 30 s and was stopped; rerun, "
+               "or raise timeouts_seconds.dbt in FA_CONFIG")
+    assert out.stderr.strip().splitlines()[-1] == "Error: " + message
+    assert run_log(home) == [("daily", "-", 7, message), ("daily", "dbt", 7, message)]
 
 
 # ---- score and registry (synthetic aggregate tables, no dbt) --------------------------------
