@@ -109,29 +109,16 @@ def _chunks(days: Sequence[date]) -> list[list[date]]:
 
 
 def score_summary(db: Database, settings: Settings, lo: date, hi: date) -> pd.DataFrame:
-    """Per scored day in [lo, hi]: rows, sum of p, versions and label counts per horizon.
+    """Per scored day in [lo, hi]: rows, sum of p and the version per horizon.
 
-    One grouped scan of the window's score rows joined to their labels (index Score_Date,
-    columns n_<T>, sum_<T>, vmin_<T>, vmax_<T>, pos_<T>, known_<T>).
+    One grouped scan of the window's score rows, without a join (index Score_Date as
+    date; columns n_<T>, sum_<T>, vmin_<T>).
     """
-    horizons = settings.target.horizons
-    has_labels = db.table_exists(settings.labels_table)
-    parts = []
-    for h in horizons:
-        p = f"s.p_buy_{h}d"
-        parts.append(f"SUM(CASE WHEN {p} IS NULL THEN 0 ELSE 1 END) AS n_{h}, SUM({p}) AS sum_{h}, "
-                     f"MIN(s.model_version_{h}d) AS vmin_{h}, MAX(s.model_version_{h}d) AS vmax_{h}")
-        if has_labels:
-            lab = f"l.{label_column(h)}"
-            parts.append(f"SUM(CASE WHEN {p} IS NOT NULL AND {lab} = 1 THEN 1 ELSE 0 END) AS pos_{h}, "
-                         f"SUM(CASE WHEN {p} IS NOT NULL AND {lab} IS NOT NULL THEN 1 ELSE 0 END) AS known_{h}")
-        else:
-            parts.append(f"0 AS pos_{h}, 0 AS known_{h}")
-    join = (f"LEFT JOIN {SCHEMA}.{settings.labels_table} l ON l.Score_Date = s.Score_Date "
-            "AND l.Depot_Number = s.Depot_Number " if has_labels else "")
+    parts = [f"SUM(CASE WHEN p_buy_{h}d IS NULL THEN 0 ELSE 1 END) AS n_{h}, SUM(p_buy_{h}d) AS sum_{h}, "
+             f"MIN(model_version_{h}d) AS vmin_{h}" for h in settings.target.horizons]
     df = db.query_df(
-        f"SELECT s.Score_Date, {', '.join(parts)} FROM {SCHEMA}.{settings.scores_table} s {join}"
-        "WHERE s.Score_Date >= ? AND s.Score_Date <= ? GROUP BY s.Score_Date", [lo, hi])
+        f"SELECT Score_Date, {', '.join(parts)} FROM {SCHEMA}.{settings.scores_table} "
+        "WHERE Score_Date >= ? AND Score_Date <= ? GROUP BY Score_Date", [lo, hi])
     if df.empty:
         return df.set_index(pd.Index([], name="Score_Date"))
     df["Score_Date"] = pd.to_datetime(df["Score_Date"]).dt.date
@@ -144,27 +131,39 @@ def _close(a: Any, b: Any) -> bool:
     return abs(float(a) - float(b)) <= 1e-6 * max(1.0, abs(float(a)))
 
 
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
 def changed_days(summary: pd.DataFrame, stored: pd.DataFrame, horizons: Sequence[int],
-                 horizon_date: date | None) -> list[date]:
+                 horizon_date: date | None, labels: pd.DataFrame | None = None) -> list[date]:
     """Scored days whose monitor rows are missing or out of date (pure).
 
-    A day is out of date when, for some horizon, its stored version, rows scored,
-    Expected_Positives (the sum of p), completeness or realized positives differ from what
-    the score and label tables hold now.
+    Out of date: for some horizon the stored version, rows scored or Expected_Positives
+    (the sum of p) differ from the score table now (rescored), the labels have become
+    complete, or, on a complete day, the label table's positives differ from the stored
+    ones (a late correction). ``labels``: QC's per-day counts (ml.qc.read_counts; index
+    Score_Date, Label_Rows, Pos_T<T>); compared only where the day's label rows and its
+    scored rows are as many (the same population), so no day is recomputed forever.
     """
     have = {}
     for r in stored.itertuples(index=False):
         have[(pd.Timestamp(r.Score_Date).date(), int(r.Horizon))] = r
     out = []
     for day, s in summary.iterrows():
+        lab = None
+        if labels is not None and pd.Timestamp(day) in labels.index:
+            lab = labels.loc[pd.Timestamp(day)]
         for h in horizons:
             r = have.get((day, h))
+            n = int(s[f"n_{h}"])
             complete = int(horizon_date is not None and day + timedelta(days=h) <= horizon_date)
-            if r is None or int(r.Labels_Complete) != complete or int(r.Rows_Scored) != int(s[f"n_{h}"]) \
-                    or (r.Model_Version if isinstance(r.Model_Version, str) else None) != \
-                    (s[f"vmin_{h}"] if isinstance(s[f"vmin_{h}"], str) else None) \
-                    or not _close(r.Expected_Positives, s[f"sum_{h}"] if int(s[f"n_{h}"]) else 0.0) \
-                    or (complete and (pd.isna(r.Positives) or int(r.Positives) != int(s[f"pos_{h}"]))):
+            stale = (r is None or int(r.Labels_Complete) != complete or int(r.Rows_Scored) != n
+                     or _str(r.Model_Version) != _str(s[f"vmin_{h}"])
+                     or not _close(r.Expected_Positives, s[f"sum_{h}"] if n else 0.0))
+            if not stale and complete and lab is not None and int(lab["Label_Rows"]) == n:
+                stale = pd.isna(r.Positives) or int(r.Positives) != int(lab[f"Pos_T{h}"])
+            if stale:
                 out.append(day)
                 break
     return out
@@ -181,15 +180,17 @@ def load_scored(db: Database, settings: Settings, days: Sequence[date]) -> pd.Da
     frames = []
     for chunk in _chunks(days):
         marks = ", ".join("?" for _ in chunk)
+        label_dates = f"AND l.Score_Date IN ({marks}) " if has_labels else ""
         frames.append(db.query_df(
             f"SELECT s.Score_Date, s.Depot_Number, {cols} FROM {SCHEMA}.{settings.scores_table} s {join}"
-            f"WHERE s.Score_Date IN ({marks}) ORDER BY s.Score_Date, s.Depot_Number", list(chunk)))
+            f"{label_dates}WHERE s.Score_Date IN ({marks}) ORDER BY s.Score_Date, s.Depot_Number",
+            (list(chunk) if has_labels else []) + list(chunk)))
     df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     if not has_labels:
         for h in horizons:
             df[label_column(h)] = np.nan
     if not df.empty:
-        df["Score_Date"] = pd.to_datetime(df["Score_Date"]).dt.date
+        df["Score_Date"] = pd.to_datetime(df["Score_Date"]).dt.normalize()
         for h in horizons:
             df[f"p_buy_{h}d"] = pd.to_numeric(df[f"p_buy_{h}d"], errors="coerce").astype("float64")
     return df
@@ -204,23 +205,27 @@ def _replace_days(db: Database, table: str, code: str, days: Sequence[date], row
         return db.insert_df(table, rows) if len(rows) else 0
 
 
-def update_monitor(db: Database, settings: Settings, lo: date, hi: date,
-                   horizon_date: date | None, summary: pd.DataFrame) -> int:
-    """Bring FA_MODEL_MONITOR up to date for the scored days in [lo, hi]; rows written."""
+def update_monitor(db: Database, settings: Settings, lo: date, hi: date, horizon_date: date | None,
+                   summary: pd.DataFrame, labels: pd.DataFrame | None = None) -> int:
+    """Bring FA_MODEL_MONITOR up to date for the scored days in [lo, hi]; rows written.
+
+    ``summary`` from :func:`score_summary`, ``labels`` QC's per-day counts (see
+    :func:`changed_days`)."""
     code, horizons = settings.target.code, settings.target.horizons
     db.ensure_table(MONITOR, MONITOR_COLUMNS, primary_key=("Target_Code", "Score_Date", "Horizon"))
     stored = db.query_df(
         f"SELECT * FROM {SCHEMA}.{MONITOR} WHERE Target_Code = ? AND Score_Date >= ? AND Score_Date <= ?",
         [code, lo, hi])
-    stale = changed_days(summary, stored, horizons, horizon_date)
+    stale = changed_days(summary, stored, horizons, horizon_date, labels)
     stored_days = {pd.Timestamp(d).date() for d in stored["Score_Date"]} if len(stored) else set()
     gone = sorted(stored_days - set(summary.index))  # no score rows any more
     if not stale and not gone:
         return 0
     frame = load_scored(db, settings, stale) if stale else pd.DataFrame()
     rows = []
+    by_day = dict(iter(frame.groupby("Score_Date", sort=True))) if len(frame) else {}
     for day in stale:
-        rows += day_rows(code, day, frame[frame["Score_Date"] == day], horizons, horizon_date)
+        rows += day_rows(code, day, by_day.get(pd.Timestamp(day), frame.iloc[:0]), horizons, horizon_date)
     out = pd.DataFrame(rows, columns=[c for c, _ in MONITOR_COLUMNS])
     return _replace_days(db, MONITOR, code, sorted(set(stale) | set(gone)), out)
 

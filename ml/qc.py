@@ -203,7 +203,7 @@ def run_qc(settings: Settings, window_days: int = 30, end: date | None = None) -
         if db.table_exists(settings.scores_table):
             lo = max(first, keep_from)
             summary = monitor.score_summary(db, settings, lo, end)
-            written += monitor.update_monitor(db, settings, lo, end, horizon_date, summary)
+            written += monitor.update_monitor(db, settings, lo, end, horizon_date, summary, counts)
             perf_alerts, lines = monitor.monitor_alerts(db, settings, end)
             n_drift, facts = monitor.update_drift(db, settings, lo, end, summary)
             written += n_drift

@@ -10,6 +10,7 @@ import pytest
 from ml import drift, freshness, monitor
 from ml.config import QCThresholds, load_settings
 from ml.db import open_target
+from ml.qc import read_counts
 
 D1, D2 = date(2025, 6, 2), date(2025, 7, 1)
 HORIZON_DATE = date(2025, 7, 10)   # D1 complete for T7 and T30; D2 for T7 only
@@ -42,6 +43,8 @@ def world(tmp_path, monkeypatch):
     con.register("l", labels)
     con.execute("CREATE TABLE dbo.CD_FA_BUY_DEMO_ML AS SELECT CAST(Score_Date AS DATE) AS Score_Date, "
                 "Depot_Number, p_buy_7d, p_buy_30d, model_version_7d, model_version_30d, scored_at FROM s")
+    con.execute("CREATE TABLE dbo.CD_FA_AGG_BUY_DEMO AS SELECT CAST(Score_Date AS DATE) AS Score_Date, "
+                "Depot_Number, 1 AS Pre_First_Target FROM s")
     con.execute("CREATE TABLE dbo.CD_FA_LABELS_DEMO AS SELECT CAST(Score_Date AS DATE) AS Score_Date, "
                 "Depot_Number, CAST(label_T7 AS INTEGER) AS label_T7, CAST(label_T30 AS INTEGER) AS label_T30 FROM l")
     con.close()
@@ -51,7 +54,8 @@ def world(tmp_path, monkeypatch):
 def fill(settings):
     with open_target(settings) as db:
         summary = monitor.score_summary(db, settings, D1, D2)
-        written = monitor.update_monitor(db, settings, D1, D2, HORIZON_DATE, summary)
+        counts = read_counts(db, settings, D1, D2)     # QC's per-day label counts
+        written = monitor.update_monitor(db, settings, D1, D2, HORIZON_DATE, summary, counts)
         table = db.query_df("SELECT * FROM dbo.FA_MODEL_MONITOR ORDER BY Score_Date, Horizon")
     table["Score_Date"] = pd.to_datetime(table["Score_Date"]).dt.date
     return written, table.set_index(["Score_Date", "Horizon"])
