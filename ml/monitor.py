@@ -175,16 +175,19 @@ def load_scored(db: Database, settings: Settings, days: Sequence[date]) -> pd.Da
     has_labels = db.table_exists(settings.labels_table)
     cols = ", ".join([f"s.p_buy_{h}d, s.model_version_{h}d" for h in horizons]
                      + ([f"l.{label_column(h)}" for h in horizons] if has_labels else []))
-    join = (f"LEFT JOIN {SCHEMA}.{settings.labels_table} l ON l.Score_Date = s.Score_Date "
-            "AND l.Depot_Number = s.Depot_Number " if has_labels else "")
     frames = []
     for chunk in _chunks(days):
         marks = ", ".join("?" for _ in chunk)
-        label_dates = f"AND l.Score_Date IN ({marks}) " if has_labels else ""
-        frames.append(db.query_df(
-            f"SELECT s.Score_Date, s.Depot_Number, {cols} FROM {SCHEMA}.{settings.scores_table} s {join}"
-            f"{label_dates}WHERE s.Score_Date IN ({marks}) ORDER BY s.Score_Date, s.Depot_Number",
-            (list(chunk) if has_labels else []) + list(chunk)))
+        if has_labels:  # the labels' own date filter lets the engine read only those days there
+            sql = (f"SELECT s.Score_Date, s.Depot_Number, {cols} FROM {SCHEMA}.{settings.scores_table} s "
+                   f"LEFT JOIN {SCHEMA}.{settings.labels_table} l ON l.Score_Date = s.Score_Date "
+                   f"AND l.Depot_Number = s.Depot_Number AND l.Score_Date IN ({marks}) "
+                   f"WHERE s.Score_Date IN ({marks}) ORDER BY s.Score_Date, s.Depot_Number")
+            frames.append(db.query_df(sql, list(chunk) + list(chunk)))
+        else:
+            frames.append(db.query_df(
+                f"SELECT s.Score_Date, s.Depot_Number, {cols} FROM {SCHEMA}.{settings.scores_table} s "
+                f"WHERE s.Score_Date IN ({marks}) ORDER BY s.Score_Date, s.Depot_Number", list(chunk)))
     df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     if not has_labels:
         for h in horizons:

@@ -186,3 +186,17 @@ def test_freshness_reads_the_latest_counting_file_per_type(tmp_path, monkeypatch
     # file 4 has no id and file 5 an unknown type: neither counts; file 3 is after the day
     assert freshness.latest_files(settings, date(2025, 8, 20)) == {"U": date(2025, 8, 19), "B": date(2025, 8, 19)}
     assert freshness.latest_files(settings, date(2025, 8, 22)) == {"U": date(2025, 8, 21), "B": date(2025, 8, 19)}
+
+
+def test_new_tables_ddl_on_both_engines():
+    from ml import runlog
+    from ml.db import create_table_sql
+
+    mssql = create_table_sql("sqlserver", "FA_RUN_LOG", runlog.COLUMNS)
+    assert "Run_Id VARCHAR(40)" in mssql and "Message VARCHAR(4000)" in mssql and "Started_Utc DATETIME2(3)" in mssql
+    assert "Run_Id VARCHAR," in create_table_sql("duckdb", "FA_RUN_LOG", runlog.COLUMNS)
+    ddl = create_table_sql("sqlserver", monitor.MONITOR, monitor.MONITOR_COLUMNS,
+                           primary_key=("Target_Code", "Score_Date", "Horizon"))
+    assert "Target_Code VARCHAR(20) NOT NULL" in ddl and "PRIMARY KEY CLUSTERED (Target_Code, Score_Date, Horizon)" in ddl
+    with pytest.raises(ValueError):
+        create_table_sql("sqlserver", "X", [("a", "varchar(9000)")])
