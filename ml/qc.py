@@ -174,9 +174,8 @@ def run_qc(settings: Settings, window_days: int = 30, end: date | None = None) -
     of the scored days (FA_MODEL_MONITOR) and their drift (FA_DRIFT); ml/monitor.py.
     Returns {"table": DataFrame (one row per day), "alerts": [...], "summary": text}.
     """
-    from ml import freshness, monitor
+    from ml import freshness, monitor, runlog
     from ml.errors import DataError
-    from ml import runlog
 
     horizons = settings.target.horizons
     code = settings.target.code

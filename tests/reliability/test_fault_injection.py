@@ -267,7 +267,7 @@ def test_train_killed_leaves_the_registry_as_it_was(ml_world, point):
     # interrupted one is still a dot-named temporary folder
     for folder in (home / "artifacts" / "DEMO").glob("*/T*"):
         assert sorted(f.name for f in folder.iterdir()) == [
-            "booster.ubj", "calibrator.json", "features.json", "metrics.json"]
+            "booster.ubj", "calibrator.json", "drift.json", "features.json", "metrics.json"]
     if point.startswith("artifacts"):
         assert list((home / "artifacts" / "DEMO").glob("*/.T*.tmp*"))
         return  # one rerun is enough to show the registry heals (keeps the file fast)
