@@ -10,8 +10,9 @@ from __future__ import annotations
 import functools
 import os
 import sys
+from contextlib import contextmanager
 from datetime import date
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import click
 
@@ -46,6 +47,16 @@ def edge(func: Callable[..., Any]) -> Callable[..., Any]:
             ) from None
 
     return wrapper
+
+
+@contextmanager
+def locked(cfg: Any, name: str) -> Iterator[Any]:
+    """The pipeline lock plus the command's FA_RUN_LOG record (ml/runlog.py)."""
+    from ml.lock import pipeline_lock
+    from ml.runlog import command
+
+    with pipeline_lock(cfg, name), command(cfg, name) as record:
+        yield record
 
 
 def settings():
@@ -104,15 +115,16 @@ def demo_data_cmd(depots: int, days: int, seed: int, end_date: str, clean: bool)
 def backfill_cmd(months: int | None, start_date: str | None, end_date: str | None,
                  chunk_months: int | None) -> None:
     """Recompute aggregates and labels for a range of Score_Dates with dbt."""
-    from ml.lock import pipeline_lock
     from ml.pipeline import backfill, resolve_backfill_range
 
     cfg = settings()
     start, end = resolve_backfill_range(
         cfg, months, iso_date("--start-date", start_date), iso_date("--end-date", end_date)
     )
-    with pipeline_lock(cfg, "backfill"):
-        echo_summary(backfill(cfg, start, end, chunk_months))
+    with locked(cfg, "backfill") as record:
+        summary = backfill(cfg, start, end, chunk_months)
+        record.add(rows_written=summary["aggregate_rows"] + summary["label_rows"])
+    echo_summary(summary)
 
 
 TRAIN_COLUMNS = [
@@ -152,7 +164,6 @@ def train_cmd(horizons, train_start, train_end, test_start, test_end, max_depth,
     """Train XGBoost + isotonic per horizon, test out of time, register (docs/model.md)."""
     from ml.config import parse_horizons
     from ml.dataset import Windows, check_horizons
-    from ml.lock import pipeline_lock
     from ml.report import format_table
     from ml.train import TrainParams, train
 
@@ -164,8 +175,9 @@ def train_cmd(horizons, train_start, train_end, test_start, test_end, max_depth,
                          nthread=cfg.duckdb_threads, n_boot=n_boot, neg_sample_rate=neg_sample_rate)
     hs = check_horizons(cfg, parse_horizons(horizons))  # every input checked before the lock
     windows.require_fit_days(hs)
-    with pipeline_lock(cfg, "train"):
+    with locked(cfg, "train") as record:
         summary = train(cfg, hs, windows, params, force_promote=promote, tune_trials=tune_trials if tune else 0)
+        record.add(rows_written=len(summary), model_versions={f"T{r['horizon']}": r["version"] for r in summary})
     click.echo(format_table(summary, TRAIN_COLUMNS))
     for s in summary:
         if s.get("tuning"):
@@ -181,13 +193,13 @@ def train_cmd(horizons, train_start, train_end, test_start, test_end, max_depth,
 @edge
 def score_cmd(day: str | None) -> None:
     """Score one day's Pre_First_Target rows with the active models (hashes verified)."""
-    from ml.lock import pipeline_lock
     from ml.score import score_day
 
     cfg = settings()
     when = iso_date("--date", day)
-    with pipeline_lock(cfg, "score"):
-        echo_summary(score_day(cfg, when))
+    with locked(cfg, "score"):
+        summary = score_day(cfg, when)
+    echo_summary(summary)
 
 
 @cli.group("registry")
@@ -221,11 +233,10 @@ def registry_list_cmd() -> None:
 def registry_promote_cmd(version: str) -> None:
     """Make VERSION the active model of every horizon it was trained for."""
     from ml.db import open_target
-    from ml.lock import pipeline_lock
     from ml.registry import promote
 
     cfg = settings()
-    with pipeline_lock(cfg, "registry promote"), open_target(cfg) as db:
+    with locked(cfg, "registry promote"), open_target(cfg) as db:
         horizons = promote(db, cfg.target.code, version)
     echo_summary({"promoted": version, "horizons": ", ".join(f"T{h}" for h in horizons)})
 
@@ -235,11 +246,10 @@ def registry_promote_cmd(version: str) -> None:
 def registry_rollback_cmd() -> None:
     """Return every configured horizon to the model that was active before the current one."""
     from ml.db import open_target
-    from ml.lock import pipeline_lock
     from ml.registry import rollback
 
     cfg = settings()
-    with pipeline_lock(cfg, "registry rollback"), open_target(cfg) as db:
+    with locked(cfg, "registry rollback"), open_target(cfg) as db:
         now_active = rollback(db, cfg.target.code, cfg.target.horizons)
     echo_summary({f"T{h} active": v for h, v in now_active.items()})
 
@@ -257,7 +267,6 @@ def eval_cmd(horizons: str, start: str, end: str, n_boot: int, versions: tuple[s
     """Evaluate every registered model on the label-complete rows of an interval (FA_MODEL_EVAL)."""
     from ml.config import parse_horizons
     from ml.evaluate import evaluate_models
-    from ml.lock import pipeline_lock
     from ml.report import format_table
 
     from ml.dataset import check_horizons
@@ -268,8 +277,9 @@ def eval_cmd(horizons: str, start: str, end: str, n_boot: int, versions: tuple[s
     first, last = iso_date("--start", start), iso_date("--end", end)
     if first > last:
         raise BadInput("--start must not be after --end")
-    with pipeline_lock(cfg, "eval"):
+    with locked(cfg, "eval") as record:
         rows = evaluate_models(cfg, hs, first, last, n_boot=n_boot, versions=versions)
+        record.add(rows_written=len(rows))
     rows = [{**r, "active": r["Is_Active"] == 1, "in_sample": r["Overlaps_Training"] == 1} for r in rows]
     click.echo(format_table(rows, [
         ("Horizon", "T", ""), ("Version", "version", ""), ("Rows", "rows", ","),
@@ -286,16 +296,15 @@ def eval_cmd(horizons: str, start: str, end: str, n_boot: int, versions: tuple[s
 def qc_cmd(window_days: int, day: str | None) -> None:
     """Daily checks: counts, positive rates, NULL shares, data quality; exit 5 on an alert."""
     from ml.errors import QCAlert
-    from ml.lock import pipeline_lock
-    from ml.qc import run_qc
+    from ml.qc import alert_line, run_qc
 
     cfg = settings()
     when = iso_date("--date", day)
-    with pipeline_lock(cfg, "qc"):
+    with locked(cfg, "qc"):
         result = run_qc(cfg, window_days, when)
-    click.echo(result["summary"])
-    if result["alerts"]:
-        raise QCAlert(f"QC raised {len(result['alerts'])} alert(s); first: {result['alerts'][0]['Message']}")
+        click.echo(result["summary"])
+        if result["alerts"]:
+            raise QCAlert(alert_line(result["alerts"]))
 
 
 @cli.command("report")
@@ -318,13 +327,14 @@ def report_cmd(day: str | None, out: str | None) -> None:
 @edge
 def build_day_cmd(day: str) -> None:
     """Internal step of `daily`: dbt build of one Score_Date."""
-    from ml.lock import pipeline_lock
     from ml.pipeline import build_day
 
     cfg = settings()
     when = iso_date("--date", day)
-    with pipeline_lock(cfg, "build-day"):
-        echo_summary(build_day(cfg, when))
+    with locked(cfg, "build-day") as record:
+        summary = build_day(cfg, when)
+        record.add(rows_written=summary["aggregate_rows"] + summary["label_rows"])
+    echo_summary(summary)
 
 
 @cli.command("daily")
@@ -332,13 +342,13 @@ def build_day_cmd(day: str) -> None:
 @edge
 def daily_cmd(day: str | None) -> None:
     """dbt build of the day -> score -> qc, each a child process with its time limit."""
-    from ml.lock import pipeline_lock
     from ml.runner import daily
 
     cfg = settings()
     when = iso_date("--date", day)
-    with pipeline_lock(cfg, "daily"):
-        echo_summary(daily(cfg, when))
+    with locked(cfg, "daily"):
+        summary = daily(cfg, when)
+    echo_summary(summary)
 
 
 @cli.command("demo")
@@ -351,14 +361,18 @@ def daily_cmd(day: str | None) -> None:
 @edge
 def demo_cmd(depots: int, days: int, seed: int, end_date: str, n_boot: int) -> None:
     """Demo world -> backfill -> train -> score -> eval -> qc -> report, then a summary table."""
-    from ml.lock import pipeline_lock
-    from ml.report import format_table
     from ml.runner import demo
 
     cfg = settings()
     last_day = iso_date("--end-date", end_date)
-    with pipeline_lock(cfg, "demo"):
+    with locked(cfg, "demo"):
         rows, facts, alert = demo(cfg, depots, days, seed, last_day, n_boot)
+        _demo_output(rows, facts, alert)
+
+
+def _demo_output(rows: list, facts: dict, alert: Any) -> None:
+    from ml.report import format_table
+
     click.echo("")
     click.echo(format_table(rows, [
         ("horizon", "horizon", ""), ("version", "version", ""), ("test_rows", "test rows", ","),

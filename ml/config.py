@@ -52,6 +52,16 @@ class QCThresholds:
     pos_rate_deviation: float = 0.5
     pos_rate_median_days: int = 14
     null_share_max: float = 0.98
+    # Freshness (docs/operations.md): business days are Mon-Fri minus these holidays.
+    holidays: tuple[date, ...] = ()
+    max_file_age_business_days: int = 1
+    # Realized performance (FA_MODEL_MONITOR) against the active model's test figures.
+    monitor_days: int = 14
+    min_ap_share: float = 0.5
+    min_lift_share: float = 0.5
+    # Drift (FA_DRIFT): PSI levels.
+    psi_warning: float = 0.1
+    psi_alert: float = 0.25
 
 
 @dataclass(frozen=True)
@@ -163,6 +173,8 @@ def read_config_file(path: Path) -> Mapping[str, Any]:
         raise BadInput(f"FA_CONFIG: {path} is not valid YAML{at}") from None
     except UnicodeDecodeError:
         raise BadInput(f"FA_CONFIG: {path} is not UTF-8 text") from None
+    except ValueError as exc:  # YAML reads 2025-13-01 as a date and fails on it
+        raise BadInput(f"FA_CONFIG: {path} holds an impossible date ({exc})") from None
     if not isinstance(raw, Mapping):
         raise BadInput(f"FA_CONFIG: {path} must hold a mapping with a 'target' block")
     return raw
@@ -172,6 +184,30 @@ def _positive_int(value: Any, where: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise BadInput(f"{where} must be a positive whole number (got {value!r})")
     return value
+
+
+def _non_negative_int(value: Any, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise BadInput(f"{where} must be a whole number >= 0 (got {value!r})")
+    return value
+
+
+def _positive_number(value: Any, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise BadInput(f"{where} must be a positive number (got {value!r})")
+    return float(value)
+
+
+def parse_holidays(value: Any, where: str = "qc.holidays") -> tuple[date, ...]:
+    """A list of ISO dates (YAML dates or 'YYYY-MM-DD' strings) as a sorted tuple."""
+    if value is None:
+        return ()
+    if isinstance(value, (str, date)) or not isinstance(value, (list, tuple)):
+        raise BadInput(f"{where} must be a list of dates (YYYY-MM-DD)")
+    out = set()
+    for item in value:
+        out.add(item if isinstance(item, date) else parse_date(str(item), where))
+    return tuple(sorted(out))
 
 
 def _fraction(value: Any, where: str) -> float:
@@ -199,7 +235,17 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         pos_rate_deviation=_fraction(qc_raw.get("pos_rate_deviation", 0.5), "qc.pos_rate_deviation"),
         pos_rate_median_days=_positive_int(qc_raw.get("pos_rate_median_days", 14), "qc.pos_rate_median_days"),
         null_share_max=_fraction(qc_raw.get("null_share_max", 0.98), "qc.null_share_max"),
+        holidays=parse_holidays(qc_raw.get("holidays")),
+        max_file_age_business_days=_non_negative_int(
+            qc_raw.get("max_file_age_business_days", 1), "qc.max_file_age_business_days"),
+        monitor_days=_positive_int(qc_raw.get("monitor_days", 14), "qc.monitor_days"),
+        min_ap_share=_fraction(qc_raw.get("min_ap_share", 0.5), "qc.min_ap_share"),
+        min_lift_share=_fraction(qc_raw.get("min_lift_share", 0.5), "qc.min_lift_share"),
+        psi_warning=_positive_number(qc_raw.get("psi_warning", 0.1), "qc.psi_warning"),
+        psi_alert=_positive_number(qc_raw.get("psi_alert", 0.25), "qc.psi_alert"),
     )
+    if qc.psi_alert < qc.psi_warning:
+        raise BadInput("qc.psi_alert must not be below qc.psi_warning")
     duck = _optional_block(raw, "duckdb")
     memory_limit = str(duck.get("memory_limit", "4GB"))
     if not re.fullmatch(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", memory_limit):

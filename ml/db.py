@@ -50,6 +50,20 @@ TYPES = {
 }
 
 
+_SIZED_RE = re.compile(r"^varchar\((\d{1,4})\)$")
+
+
+def column_type(dialect: str, logical: str) -> str:
+    """Engine type of a logical column type; ``varchar(N)`` (N <= 8000) is VARCHAR(N) on
+    SQL Server and VARCHAR on DuckDB (which has no length limits)."""
+    if logical in TYPES[dialect]:
+        return TYPES[dialect][logical]
+    sized = _SIZED_RE.match(logical)
+    if not sized or not 0 < int(sized.group(1)) <= 8000:
+        raise ValueError(f"unknown column type {logical!r}")
+    return f"VARCHAR({sized.group(1)})" if dialect == "sqlserver" else "VARCHAR"
+
+
 def ident(name: str) -> str:
     """Return ``name`` if it is a plain SQL identifier, else raise (never quote-escape)."""
     if not isinstance(name, str) or not _IDENT_RE.match(name):
@@ -65,10 +79,10 @@ def create_table_sql(
     not_null: Sequence[str] = (),
 ) -> str:
     """DDL for a Python-owned table; ``columns`` are (name, logical type) pairs."""
-    types = TYPES[dialect]
     required = set(primary_key) | set(not_null)
     cols = ", ".join(
-        f"{ident(c)} {types[t]}{' NOT NULL' if c in required else ''}" for c, t in columns
+        f"{ident(c)} {column_type(dialect, t)}{' NOT NULL' if c in required else ''}"
+        for c, t in columns
     )
     if primary_key:
         pk_name = ident(f"PK_{table}")[:128]
@@ -118,6 +132,23 @@ class Database:
         """Create the table if it does not exist (never alters or drops)."""
         if not self.table_exists(table):
             self.execute(create_table_sql(self.dialect, table, columns, primary_key, not_null))
+
+    def ensure_columns(self, table: str, columns: Sequence[tuple[str, str]]) -> list[str]:
+        """Add the (nullable) columns a table of an older release lacks; returns their names.
+
+        Upgrades only ever add columns at the end (never alter or drop); rows written
+        before the upgrade read NULL there.
+        """
+        present = {c.lower() for c in self.query_df(
+            f"SELECT * FROM {SCHEMA}.{ident(table)} WHERE 1 = 0").columns}
+        added = []
+        for name, logical in columns:
+            if name.lower() not in present:
+                keyword = "ADD COLUMN" if self.dialect == "duckdb" else "ADD"
+                self.execute(f"ALTER TABLE {SCHEMA}.{ident(table)} {keyword} {ident(name)} "
+                             f"{column_type(self.dialect, logical)}")
+                added.append(name)
+        return added
 
     def require_table(self, table: str, hint: str) -> None:
         """Raise DataError naming what to run when a table the step needs is missing."""

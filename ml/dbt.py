@@ -123,6 +123,9 @@ def run_dbt(settings: Settings, args: Sequence[str], vars_: Mapping[str, Any] | 
                 "failures": getattr(r, "failures", None),
                 "seconds": r.execution_time,
             })
+    from ml import runlog
+
+    runlog.note(dbt_results=results)  # counts by status in FA_RUN_LOG
     if not res.success:
         bad = [r for r in results if r["status"] in ("error", "fail", "runtime error")]
         if bad:

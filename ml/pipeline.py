@@ -90,12 +90,18 @@ def source_scalar(settings: Settings, sql: str, what: str) -> Any:
 
     Raises DataError when the source (or the table ``what``) cannot be read.
     """
+    rows = source_rows(settings, sql, what)
+    return rows[0][0] if rows else None
+
+
+def source_rows(settings: Settings, sql: str, what: str) -> list[tuple]:
+    """All rows of a read-only query on the source; DataError when it cannot be read."""
     if settings.engine == "sqlserver":
-        return _sqlserver_scalar(sql, what)
-    return _duckdb_scalar(settings, sql, what)
+        return _sqlserver_rows(sql, what)
+    return _duckdb_rows(settings, sql, what)
 
 
-def _duckdb_scalar(settings: Settings, sql: str, what: str) -> Any:
+def _duckdb_rows(settings: Settings, sql: str, what: str) -> list[tuple]:
     import duckdb
 
     if not settings.source_db.is_file():
@@ -105,14 +111,14 @@ def _duckdb_scalar(settings: Settings, sql: str, what: str) -> Any:
         )
     con = duckdb.connect(str(settings.source_db), read_only=True)
     try:
-        return con.execute(sql).fetchall()[0][0]
+        return con.execute(sql).fetchall()
     except duckdb.Error as exc:
         raise DataError(f"cannot read {what} from {settings.source_db}: {exc}") from None
     finally:
         con.close()
 
 
-def _sqlserver_scalar(sql: str, what: str) -> Any:
+def _sqlserver_rows(sql: str, what: str) -> list[tuple]:
     from sqlalchemy import text
     from sqlalchemy.exc import SQLAlchemyError
 
@@ -122,7 +128,7 @@ def _sqlserver_scalar(sql: str, what: str) -> Any:
     engine = get_engine_source()
     try:
         with engine.connect() as con:
-            return con.execute(text(sql)).scalar()
+            return [tuple(r) for r in con.execute(text(sql)).fetchall()]
     except SQLAlchemyError as exc:  # unreachable server, login, missing table: exit 3
         detail = mask_secrets(str(getattr(exc, "orig", exc)), [cfg.password])
         raise DataError(

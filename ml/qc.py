@@ -42,6 +42,9 @@ ALERT_COLUMNS = [
     ("Run_At", "timestamp"), ("Target_Code", "key"), ("Score_Date", "date"), ("Check_Name", "key"),
     ("Subject", "key"), ("Value", "float"), ("Threshold", "float"), ("Message", "text"),
 ]
+# Added by a later release (appended to older tables): the day the QC run was for, so a
+# rerun for that day replaces its alerts instead of appending them again.
+ADDED_ALERT_COLUMNS = [("QC_Date", "date")]
 
 
 def daily_columns(horizons: Sequence[int]) -> list[tuple[str, str]]:
@@ -167,8 +170,13 @@ def compute(counts: pd.DataFrame, horizons: Sequence[int], horizon_date: date | 
 def run_qc(settings: Settings, window_days: int = 30, end: date | None = None) -> dict[str, Any]:
     """Compute QC for the window ending at ``end`` (default: latest aggregate day), store it.
 
+    Besides FA_QC_DAILY and FA_QC_ALERTS: the freshness of the source files, the monitor
+    of the scored days (FA_MODEL_MONITOR) and their drift (FA_DRIFT); ml/monitor.py.
     Returns {"table": DataFrame (one row per day), "alerts": [...], "summary": text}.
     """
+    from ml import freshness, monitor, runlog
+    from ml.errors import DataError
+
     horizons = settings.target.horizons
     code = settings.target.code
     th = settings.qc
@@ -182,25 +190,63 @@ def run_qc(settings: Settings, window_days: int = 30, end: date | None = None) -
         counts = read_counts(db, settings, start, end)
         table, alerts = compute(counts, horizons, horizon_date, end, window_days, th)
         table = table[table.index >= pd.Timestamp(max(first, keep_from))]
+        extra_lines = []
+        try:
+            latest = freshness.latest_files(settings, end)
+            alerts += freshness.check(latest, end, th)
+            extra_lines.append(freshness.summary_line(latest, end, th))
+        except DataError as exc:  # no source to look at (a target-only copy): say so
+            extra_lines.append(freshness.summary_line(None, end, th, str(exc)))
+        written = 0
+        versions: dict[str, str] = {}
+        if db.table_exists(settings.scores_table):
+            lo = max(first, keep_from)
+            summary = monitor.score_summary(db, settings, lo, end)
+            written += monitor.update_monitor(db, settings, lo, end, horizon_date, summary, counts)
+            perf_alerts, lines = monitor.monitor_alerts(db, settings, end)
+            n_drift, facts = monitor.update_drift(db, settings, lo, end, summary)
+            written += n_drift
+            psi_alerts, line = monitor.drift_alerts(facts, th, end)
+            alerts += perf_alerts + psi_alerts
+            extra_lines += lines + [line]
+            if end in summary.index:
+                versions = {f"T{h}": summary.at[end, f"vmin_{h}"] for h in horizons
+                            if isinstance(summary.at[end, f"vmin_{h}"], str)}
         run_at = registry.utc_now()
         out = table.reset_index()
         out["Score_Date"] = out["Score_Date"].dt.date
         out["Target_Code"] = code
         out["Run_At"] = run_at
+        late = sum(1 for a in alerts if a["Score_Date"] == end) - int(out.loc[out["Score_Date"] == end, "Alerts"].sum())
+        out.loc[out["Score_Date"] == end, "Alerts"] += late  # the checks of the run day itself
         out = out[[c for c, _ in daily_columns(horizons)]]
         db.ensure_table(QC_DAILY, daily_columns(horizons), primary_key=("Target_Code", "Score_Date"))
         db.ensure_table(QC_ALERTS, ALERT_COLUMNS)
+        db.ensure_columns(QC_ALERTS, ADDED_ALERT_COLUMNS)
         with db.transaction():
-            db.replace_rows(QC_DAILY, out, "Target_Code = ? AND Score_Date >= ? AND Score_Date <= ?",
-                            [code, out["Score_Date"].min(), out["Score_Date"].max()])
-            if alerts:
-                db.append_rows(QC_ALERTS, pd.DataFrame([{"Run_At": run_at, "Target_Code": code, **a}
-                                                        for a in alerts]))
-    return {"table": out, "alerts": alerts, "summary": summarize(out, alerts, horizons, end, window_days)}
+            written += db.replace_rows(QC_DAILY, out, "Target_Code = ? AND Score_Date >= ? AND Score_Date <= ?",
+                                       [code, out["Score_Date"].min(), out["Score_Date"].max()])
+            # A rerun for the same day replaces that run's alerts (rows of older releases,
+            # without QC_Date, stay as they were).
+            written += db.replace_rows(
+                QC_ALERTS, pd.DataFrame([{"Run_At": run_at, "Target_Code": code, "QC_Date": end, **a}
+                                         for a in alerts],
+                                        columns=[c for c, _ in ALERT_COLUMNS + ADDED_ALERT_COLUMNS]),
+                "Target_Code = ? AND QC_Date = ?", [code, end])
+    runlog.note(rows_written=written, model_versions=versions)
+    text = summarize(out, alerts, horizons, end, window_days, extra_lines)
+    return {"table": out, "alerts": alerts, "summary": text}
+
+
+def alert_line(alerts: list[dict[str, Any]], shown: int = 3) -> str:
+    """The one Error line of a run with alerts: their count and the first few, by check."""
+    text = "; ".join(f"{a['Check_Name']}: {a['Message']}" for a in alerts[:shown])
+    more = f"; and {len(alerts) - shown} more (FA_QC_ALERTS)" if len(alerts) > shown else ""
+    return f"QC raised {len(alerts)} alert(s): {text}{more}"
 
 
 def summarize(table: pd.DataFrame, alerts: list[dict], horizons: Sequence[int], end: date,
-              window_days: int) -> str:
+              window_days: int, extra: Sequence[str] = ()) -> str:
     """A few readable lines: the latest day, the recent positive rates, the alerts."""
     latest = table[table["Score_Date"] == end]
     lines = [f"QC {end} (window {window_days} days)"]
@@ -219,6 +265,7 @@ def summarize(table: pd.DataFrame, alerts: list[dict], horizons: Sequence[int], 
                          f"median {rates.median():.4f} over {len(rates)} complete days")
     dq = int(table["DQ_Left_Out_Rows"].sum())
     lines.append(f"  data quality: {dq} source rows left out in the window (FA_DATA_QUALITY)")
+    lines += list(extra)
     lines.append(f"  alerts: {len(alerts)}")
     lines += [f"  ALERT {a['Check_Name']}: {a['Message']}" for a in alerts[:20]]
     return "\n".join(lines)

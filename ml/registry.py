@@ -70,6 +70,15 @@ REGISTRY_COLUMNS = [
     ("Created_At", "timestamp"),
     ("Is_Active", "int"),
 ]
+# Added by a later release (issue 11): created with new tables, appended to older ones.
+ADDED_REGISTRY_COLUMNS = [
+    ("Drift_Path", "text"),          # drift.json (ml/drift.py); NULL for older models
+    ("Drift_Sha256", "key"),
+    ("Git_Commit", "key"),           # git rev-parse HEAD of the training code, when known
+    ("Library_Versions", "text"),    # JSON {package: version}
+    ("Train_Fingerprint", "key"),    # sha256 of the rows the model learned from (ml/provenance.py)
+]
+REGISTRY_COLUMNS = REGISTRY_COLUMNS + ADDED_REGISTRY_COLUMNS
 HISTORY_COLUMNS = [
     ("Target_Code", "key"),
     ("Horizon", "int"),
@@ -87,6 +96,8 @@ ARTIFACTS = {  # role -> (file name, path column, hash column)
     "features": ("features.json", "Features_Path", "Features_File_Sha256"),
     "metrics": ("metrics.json", "Metrics_Path", "Metrics_Sha256"),
 }
+# Verified like the others when used, but not needed to score (older models have none).
+OPTIONAL_ARTIFACTS = {"drift": ("drift.json", "Drift_Path", "Drift_Sha256")}
 ACTIVATING = ("activate", "promote")
 KEEP = "keep"  # a decision event that changes nothing: the active model stays
 
@@ -104,6 +115,7 @@ def _add_missing_columns(db: Database, table: str, columns: Sequence[tuple[str, 
 
 def ensure_tables(db: Database) -> None:
     db.ensure_table(REGISTRY, REGISTRY_COLUMNS, primary_key=("Target_Code", "Horizon", "Version"))
+    db.ensure_columns(REGISTRY, ADDED_REGISTRY_COLUMNS)
     db.ensure_table(HISTORY, HISTORY_COLUMNS, primary_key=("Target_Code", "Horizon", "Event_Seq"))
 
 
@@ -180,7 +192,7 @@ def write_artifacts(settings: Settings, version: str, model: Model,
 
 
 def _verified_path(settings: Settings, row: Mapping[str, Any], role: str) -> Path:
-    file_name, path_col, hash_col = ARTIFACTS[role]
+    file_name, path_col, hash_col = {**ARTIFACTS, **OPTIONAL_ARTIFACTS}[role]
     rel = PurePosixPath(str(row[path_col]))
     if rel.is_absolute() or ".." in rel.parts:
         raise DataError(f"registry path {rel} of model {row['Version']} leaves FA_ART_DIR")
@@ -194,6 +206,14 @@ def _verified_path(settings: Settings, row: Mapping[str, Any], role: str) -> Pat
             "restore it or retrain"
         )
     return path
+
+
+def verified_artifact(settings: Settings, row: Mapping[str, Any], role: str) -> Path | None:
+    """The hash-checked path of an optional artifact, None when the model has none."""
+    value = row.get(OPTIONAL_ARTIFACTS[role][1])
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return _verified_path(settings, row, role)
 
 
 def load_model(settings: Settings, row: Mapping[str, Any]) -> Model:

@@ -30,12 +30,19 @@ WARM_UP_DAYS = 90       # demo: first days left out of training (90-day features
 
 
 class StepFailed(FAError):
-    """A child step ended with a non-zero exit code; the runner exits with the same code."""
+    """A child step ended with a non-zero exit code; the runner exits with the same code.
 
-    def __init__(self, step: str, code: int) -> None:
+    A QC step's alerts end the run with the child's own Error line (``detail``: the alerts
+    by name), so the last line of ``daily`` says what QC found.
+    """
+
+    def __init__(self, step: str, code: int, detail: str | None = None) -> None:
         if code < 0:  # killed by a signal (kill -9, OOM killer): no exit code of its own
             super().__init__(f"step '{step}' was killed by signal {-code}; rerun the same command")
             self.exit_code = EXIT_UNEXPECTED
+        elif code == EXIT_QC_ALERT and detail:
+            super().__init__(detail)
+            self.exit_code = code
         else:
             what = "raised QC alerts" if code == EXIT_QC_ALERT else "failed"
             super().__init__(f"step '{step}' {what} (exit code {code}); see its output above")
@@ -64,24 +71,42 @@ def run_step(step: str, args: Sequence[str], timeout: float | None) -> float:
     """Run ``python orchestrate.py <args>`` as a child; return its seconds.
 
     Output of the child goes straight to this process's stdout/stderr. Raises StepTimeout
-    (the child is killed) or StepFailed (the child's exit code).
+    (the child is killed) or StepFailed (the child's exit code). Inside a logged command
+    the step's FA_RUN_LOG row is written here, whatever the outcome (ml/runlog.py).
     """
+    import tempfile
+
+    from ml import runlog
+    from ml.registry import utc_now
+
     cmd = [sys.executable, str(ORCHESTRATE), *map(str, args)]
     env = step_env(os.environ)
+    fd, report = tempfile.mkstemp(prefix="fa_step_", suffix=".json")
+    os.close(fd)
+    env[runlog.REPORT_ENV] = report
     limit = f" (time limit {int(timeout)} s)" if timeout else ""
     log(f"==> {step}: orchestrate.py {' '.join(map(str, args))}{limit}")
-    t0 = time.monotonic()
+    started, t0 = utc_now(), time.monotonic()
     sys.stdout.flush()
     try:
-        proc = subprocess.run(cmd, timeout=timeout, cwd=str(PROJECT_ROOT), env=env)
-    except subprocess.TimeoutExpired:  # subprocess.run has killed the child already
-        raise StepTimeout(
-            f"step '{step}' exceeded its time limit of {int(timeout)} s and was stopped; "
-            "rerun, or raise timeouts_seconds." + step + " in FA_CONFIG"
-        ) from None
-    seconds = time.monotonic() - t0
-    if proc.returncode != 0:
-        raise StepFailed(step, proc.returncode)
+        try:
+            proc = subprocess.run(cmd, timeout=timeout, cwd=str(PROJECT_ROOT), env=env)
+        except subprocess.TimeoutExpired:  # subprocess.run has killed the child already
+            exc = StepTimeout(
+                f"step '{step}' exceeded its time limit of {int(timeout)} s and was stopped; "
+                "rerun, or raise timeouts_seconds." + step + " in FA_CONFIG"
+            )
+            runlog.step_row(step, started, time.monotonic() - t0, exc.exit_code, {}, str(exc))
+            raise exc from None
+        seconds = time.monotonic() - t0
+        facts = runlog.read_report(report)
+    finally:
+        os.unlink(report)
+    failure = StepFailed(step, proc.returncode, facts.get("message")) if proc.returncode != 0 else None
+    runlog.step_row(step, started, seconds, failure.exit_code if failure else 0, facts,
+                    facts.get("message") or (str(failure) if failure else None))
+    if failure is not None:
+        raise failure
     log(f"<== {step}: ok in {seconds:.1f} s")
     return seconds
 

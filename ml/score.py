@@ -21,7 +21,7 @@ from ml.dataset import load_day, matrix, score_date_range
 from ml.db import SCHEMA, Database, open_target
 from ml.dbt import log
 from ml.errors import DataError
-from ml import reasons, registry
+from ml import reasons, registry, runlog
 
 
 def score_columns(horizons: Sequence[int]) -> list[tuple[str, str]]:
@@ -102,6 +102,7 @@ def score_day(settings: Settings, day: date | None = None) -> dict[str, Any]:
                                   reasons.contributions(longest.booster, X, longest.features),
                                   longest.features)
         written = write_day(db, settings, day, out, why)
+        runlog.note(rows_written=written, model_versions={f"T{m.horizon}": m.version for m in models})
         return {
             "score_date": day.isoformat(),
             "rows_scored": written,

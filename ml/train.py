@@ -26,7 +26,7 @@ from ml.dbt import log
 from ml.errors import BadInput, DataError
 from ml.metrics import average_precision, evaluate, headline
 from ml.model import Calibrator, Model, xgb
-from ml import registry
+from ml import provenance, registry
 
 
 @dataclass(frozen=True)
@@ -277,6 +277,7 @@ def train(settings: Settings, horizons: Sequence[int], windows: Windows, params:
             if tuning is not None:
                 metrics["tuning"] = tuning
             paths = registry.write_artifacts(settings, version, model, metrics)
+            paths.update(provenance.training_record(settings, version, model, parts))  # drift.json, git, libs
             row = {
                 "Target_Code": code, "Horizon": h, "Version": version,
                 "Train_Start": windows.train_start, "Train_End": windows.train_end,

@@ -24,7 +24,6 @@ Scenarios (docs/reliability.md):
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import subprocess
@@ -37,6 +36,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "unit"))
 import synthetic_world  # noqa: E402
+from db_snapshot import table_hashes  # noqa: E402  (FA_RUN_LOG left out: a log, not state)
 
 pytestmark = pytest.mark.slow
 
@@ -44,12 +44,11 @@ END = "2025-08-20"
 START = "2025-05-13"          # 100 days: two backfill chunks (3 months + 8 days)
 TRAIN = ["train", "--horizons", "7,14,30", "--train-start", "2024-10-25", "--train-end", "2025-06-10",
          "--test-start", "2025-06-11", "--test-end", "2025-07-21", "--n-estimators", "30", "--n-boot", "0"]
-WALL_CLOCK = {"scored_at", "created_at", "event_at", "computed_at", "run_at", "evaluated_at", "checked_at"}
 
 
 # ---- helpers ---------------------------------------------------------------------------
 def run(home: Path, *args: str, fault: str | None = None, source: Path | None = None,
-        timeout: int = 600) -> subprocess.CompletedProcess:
+        timeout: int = 600, config: Path | None = None) -> subprocess.CompletedProcess:
     """``python orchestrate.py args`` as a real child with every FA_* path under ``home``."""
     env = {k: v for k, v in os.environ.items()
            if k not in ("FA_LOCK_OWNER_PID", "FA_FAULT_AT", "FA_CONFIG", "FA_ENGINE")}
@@ -63,6 +62,8 @@ def run(home: Path, *args: str, fault: str | None = None, source: Path | None = 
     })
     if fault:
         env["FA_FAULT_AT"] = fault
+    if config:
+        env["FA_CONFIG"] = str(config)
     return subprocess.run([sys.executable, str(ROOT / "orchestrate.py"), *args], cwd=ROOT,
                           env=env, capture_output=True, text=True, timeout=timeout)
 
@@ -87,28 +88,6 @@ def copy_state(src: Path, dst: Path) -> Path:
     if (src / "artifacts").exists():
         shutil.copytree(src / "artifacts", dst / "artifacts")
     return dst
-
-
-def table_hashes(db_file: Path) -> dict[str, tuple[int, str]]:
-    """{table: (rows, sha256 of its rows in sorted order)} for every table in dbo."""
-    con = duckdb.connect(str(db_file), read_only=True)
-    try:
-        tables = [r[0] for r in con.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'dbo' "
-            "AND table_type = 'BASE TABLE' AND table_catalog = current_database() ORDER BY 1"
-        ).fetchall()]
-        out = {}
-        for t in tables:
-            cols = [r[0] for r in con.execute(
-                "SELECT column_name FROM information_schema.columns WHERE table_schema = 'dbo' "
-                "AND table_name = ? AND table_catalog = current_database() ORDER BY ordinal_position",
-                [t]).fetchall()]
-            keep = ", ".join(f'"{c}"' for c in cols if c.lower() not in WALL_CLOCK)
-            rows = con.execute(f'SELECT {keep} FROM dbo."{t}" ORDER BY ALL').fetchall()
-            out[t] = (len(rows), hashlib.sha256(repr(rows).encode()).hexdigest())
-        return out
-    finally:
-        con.close()
 
 
 def rows_of_day(db_file: Path, table: str, day: str) -> list[tuple]:
@@ -187,11 +166,40 @@ def test_daily_killed_in_its_dbt_step_twice_then_rerun(dbt_world):
             "Error: step 'dbt' was killed by signal 9; rerun the same command")
         # the killed transaction left no trace: the day's labels are still all there
         assert rows_of_day(home / "fa.duckdb", "CD_FA_LABELS_DEMO", END) == labels_before
+    # the parent runner logged both killed steps (FA_RUN_LOG), with the daily's own rows
+    assert run_log(home) == [("daily", "-", 1, "step 'dbt' was killed by signal 9; rerun the same command"),
+                             ("daily", "dbt", 1, "step 'dbt' was killed by signal 9; rerun the same command")] * 2
     rerun = run(home, "daily", "--date", END, source=source)
     assert "<== dbt: ok" in rerun.stderr
     assert rerun.returncode == uninterrupted.returncode == 3
     assert rerun.stderr.strip().splitlines()[-1] == last
     assert_same_tables(clean, home)
+
+
+def run_log(home: Path) -> list[tuple]:
+    """(Command, Step, Exit_Code, Message) of the run log rows after the backfill, by run."""
+    con = duckdb.connect(str(home / "fa.duckdb"), read_only=True)
+    try:
+        return con.execute("SELECT Command, Step, Exit_Code, Message FROM dbo.FA_RUN_LOG "
+                           "WHERE Command <> 'backfill' ORDER BY Run_Id, Step").fetchall()
+    finally:
+        con.close()
+
+
+def test_daily_step_past_its_time_limit_has_its_run_log_row(dbt_world):
+    """The dbt child sleeps inside the aggregate model past its limit: the runner kills it,
+    exits 7 and logs the step (the child itself could not)."""
+    root, clean_backfill, source = dbt_world
+    home = copy_state(clean_backfill, root / "daily_timeout")
+    config = home / "fund.yml"
+    config.write_text((ROOT / "config" / "fund.yml").read_text(encoding="utf-8").split("\ntimeouts_seconds:")[0]
+                      + "\ntimeouts_seconds:\n  dbt: 30\n", encoding="utf-8")
+    out = run(home, "daily", "--date", END, fault="dbt.start:fa_agg_buy:sleep300", source=source, config=config)
+    assert out.returncode == 7, out.stderr[-2000:]
+    message = ("step 'dbt' exceeded its time limit of 30 s and was stopped; rerun, "
+               "or raise timeouts_seconds.dbt in FA_CONFIG")
+    assert out.stderr.strip().splitlines()[-1] == "Error: " + message
+    assert run_log(home) == [("daily", "-", 7, message), ("daily", "dbt", 7, message)]
 
 
 # ---- score and registry (synthetic aggregate tables, no dbt) --------------------------------
@@ -275,7 +283,7 @@ def test_train_killed_leaves_the_registry_as_it_was(ml_world, point):
     # interrupted one is still a dot-named temporary folder
     for folder in (home / "artifacts" / "DEMO").glob("*/T*"):
         assert sorted(f.name for f in folder.iterdir()) == [
-            "booster.ubj", "calibrator.json", "features.json", "metrics.json"]
+            "booster.ubj", "calibrator.json", "drift.json", "features.json", "metrics.json"]
     if point.startswith("artifacts"):
         assert list((home / "artifacts" / "DEMO").glob("*/.T*.tmp*"))
         return  # one rerun is enough to show the registry heals (keeps the file fast)

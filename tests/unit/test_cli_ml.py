@@ -100,13 +100,20 @@ def test_window_without_labels_is_exit_3(env):
         "for these dates or choose other windows")
 
 
-def test_eval_and_qc_cli(env):
+def test_eval_and_qc_cli(env, monkeypatch):
+    # The synthetic world's last-day non-buyers (~100 depots) really differ from the
+    # training population (buyers leave it): PSI of CancelRate_30d ~0.3. Drift has its own
+    # tests (test_qc_monitor_cli.py); here PSI alerts are set out of reach.
+    config = env / "fund.yml"
+    config.write_text("target:\n  code: DEMO\n  isins: [LU000DEMO015, LU000DEMO023]\n"
+                      "qc:\n  psi_warning: 5\n  psi_alert: 5\n", encoding="utf-8")
+    monkeypatch.setenv("FA_CONFIG", str(config))
     synthetic_world.write_tables(env / "fa.duckdb")
     assert run(*TRAIN).exit_code == 0
     r = run("qc")   # nothing scored yet: the latest day's scores are 100 % missing
     assert r.exit_code == 5
     assert "ALERT null_share: 2025-08-20: 100% of Pre_First_Target rows have no score" in r.output
-    assert last_line(r) == ("Error: QC raised 1 alert(s); first: 2025-08-20: 100% of "
+    assert last_line(r) == ("Error: QC raised 1 alert(s): null_share: 2025-08-20: 100% of "
                             "Pre_First_Target rows have no score")
     assert run("score").exit_code == 0
     r = run("qc")

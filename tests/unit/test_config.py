@@ -55,6 +55,12 @@ def test_relative_paths_resolve_from_project_root(tmp_path):
         ("target:\n  code: DEMO\n  isins: [LU000DEMO015]\n  horizons: [7, 0]\n", "not a horizon"),
         ("target:\n  code: DEMO\n  isins: [LU000DEMO015]\n  horizons: []\n", "non-empty list"),
         (GOOD + "qc:\n  null_share_max: 3\n", "qc.null_share_max"),
+        (GOOD + "qc:\n  holidays: 2025-12-25\n", "qc.holidays must be a list"),
+        (GOOD + "qc:\n  holidays: [2025-13-01]\n", "holds an impossible date"),
+        (GOOD + "qc:\n  holidays: [25.12.2025]\n", "qc.holidays: '25.12.2025' is not a date"),
+        (GOOD + "qc:\n  max_file_age_business_days: -1\n", "qc.max_file_age_business_days"),
+        (GOOD + "qc:\n  psi_warning: 0.3\n  psi_alert: 0.2\n", "qc.psi_alert must not be below"),
+        (GOOD + "qc:\n  min_ap_share: 2\n", "qc.min_ap_share"),
         (GOOD + "duckdb:\n  memory_limit: lots\n", "duckdb.memory_limit"),
         (GOOD + "timeouts_seconds:\n  dbt: -1\n", "timeouts_seconds.dbt"),
         (GOOD + "backfill:\n  chunk_rows: 0\n", "backfill.chunk_rows"),
@@ -89,3 +95,12 @@ def test_parse_date_names_the_option():
     with pytest.raises(BadInput) as exc:
         parse_date("2023-02-29", "--date")
     assert str(exc.value) == "--date: '2023-02-29' is not a date (expected YYYY-MM-DD)"
+
+
+def test_qc_calendar_and_monitor_settings(tmp_path):
+    s = settings_from(tmp_path, GOOD + "qc:\n  holidays: [2025-12-26, '2025-12-25']\n  monitor_days: 7\n")
+    assert [d.isoformat() for d in s.qc.holidays] == ["2025-12-25", "2025-12-26"]
+    assert s.qc.monitor_days == 7 and s.qc.max_file_age_business_days == 1 and s.qc.psi_alert == 0.25
+    # the shipped config carries the demo calendar's holidays (Good Friday, Christmas 2025)
+    default = load_settings({})
+    assert {"2025-04-18", "2025-12-25"} <= {d.isoformat() for d in default.qc.holidays}
