@@ -86,7 +86,7 @@ def cli() -> None:
 @edge
 def demo_data_cmd(depots: int, days: int, seed: int, end_date: str, clean: bool) -> None:
     """Write a generated source world (SPEC §2) into FA_SOURCE_DB (docs/demo_world.md)."""
-    from ml.demo_data import generate
+    from ml.demo import generate
 
     summary = generate(settings(), depots=depots, days=days, seed=seed,
                        end_date=iso_date("--end-date", end_date), bad_rows=not clean)

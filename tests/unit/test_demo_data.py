@@ -1,4 +1,4 @@
-"""The demo world generator (ml/demo_data.py): determinism, schema, every mess item, the
+"""The demo world generator (ml/demo/): determinism, schema, every mess item, the
 bad-row switch and the planted signal, on tiny worlds.
 
 The bad-row classifier below is written from docs/rules.md §1 and §4 alone (plain pandas),
@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ml import demo_data as dd
+from ml import demo as dd
 from ml.config import load_settings
 from ml.source import SOURCE_TABLES
 
