@@ -23,22 +23,33 @@ from datetime import date
 from typing import Any
 
 from ml.demo.calendar import build_calendar, business_days, easter, holidays
-from ml.demo.hazard import hazard_logit
+from ml.demo.hazard import HAZARD_PROFILES, hazard_logit, hazard_terms
 from ml.demo.mess import BAD_CLASSES, build_files
-from ml.demo.params import (BOOKING_TYPES, CHUNK_DEPOTS, ORDER_TYPES)
+from ml.demo.params import BOOKING_TYPES, CHUNK_DEPOTS, DEFAULT_HOUSE_ISINS, ORDER_TYPES
 from ml.demo.simulate import ChunkEvents, simulate_chunk, ticket
 from ml.demo.tables import build_frames, chunk_frames, iter_frames
 from ml.demo.world import World, build_world, isin_check_digit, make_isins
 
-__all__ = ["BAD_CLASSES", "BOOKING_TYPES", "CHUNK_DEPOTS", "ChunkEvents", "ORDER_TYPES", "World",
-           "build_calendar", "build_files", "build_frames", "build_world", "business_days",
-           "chunk_frames", "easter", "generate", "hazard_logit", "holidays", "isin_check_digit",
-           "iter_frames", "make_isins", "simulate_chunk", "ticket"]
+__all__ = ["BAD_CLASSES", "BOOKING_TYPES", "CHUNK_DEPOTS", "ChunkEvents",
+           "DEFAULT_HOUSE_ISINS", "HAZARD_PROFILES", "ORDER_TYPES", "World", "build_calendar",
+           "build_files", "build_frames", "build_world", "business_days", "chunk_frames",
+           "easter", "generate", "hazard_logit", "hazard_terms", "holidays", "house_isins",
+           "isin_check_digit", "iter_frames", "make_isins", "simulate_chunk", "ticket"]
+
+
+def house_isins(settings) -> tuple[str, ...]:
+    """The fund house's other funds: FA_CONFIG ``target.house_isins`` if set, else the
+    default three (contracts §3)."""
+    configured = getattr(settings.target, "house_isins", None)
+    return tuple(configured) if configured else DEFAULT_HOUSE_ISINS
 
 
 def generate(settings, depots: int, days: int, seed: int, end_date: date,
-             bad_rows: bool = True) -> dict[str, Any]:
+             bad_rows: bool = True, hazard_profile: str = "default") -> dict[str, Any]:
     """Write a demo world into ``settings.source_db`` (atomic replace); return a summary.
+
+    The fund house's other funds are ``target.house_isins`` of FA_CONFIG when set, else
+    ``DEFAULT_HOUSE_ISINS``; ``hazard_profile`` names the weights of the planted hazard.
 
     Summary: path, depots, business days, files by type (and superseded ones), rows per
     table, depots with a (simulated, never cancelled) first target purchase, seconds.
@@ -50,8 +61,11 @@ def generate(settings, depots: int, days: int, seed: int, end_date: date,
         raise BadInput("demo-data needs at least 1 depot and 30 days")
     t0 = time.monotonic()
     target = settings.target
+    if hazard_profile not in HAZARD_PROFILES:
+        raise BadInput(f"unknown hazard profile {hazard_profile!r} "
+                       f"(choose from {', '.join(sorted(HAZARD_PROFILES))})")
     world = build_world(depots, days, seed, end_date, target.isins, target.min_ticket_eur,
-                        bad_rows)
+                        bad_rows, house_isins(settings), hazard_profile)
     stats: dict[str, Any] = {}
     print(f"demo-data: {depots} depots x {len(world.bdays)} business days -> "
           f"{settings.source_db}", file=sys.stderr)
@@ -73,5 +87,6 @@ def generate(settings, depots: int, days: int, seed: int, end_date: date,
         summary[f"rows_{name}"] = stats["rows"].get(name, 0)
     summary["target_first_buyers"] = stats["target_first_buyers"]
     summary["bad_rows"] = "yes" if bad_rows else "no"
+    summary["hazard_profile"] = hazard_profile
     summary["seconds"] = round(time.monotonic() - t0, 1)
     return summary

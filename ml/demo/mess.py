@@ -223,7 +223,9 @@ def _bad_variant(w: World, name: str, cls: str, src: Coded,
         return _with(src, isin=len(w.isins) + rng.integers(0, len(BAD_ISINS), k))
     if cls == "null_amount":
         money = {"orders": "amount", "bookings": "amount", "saldo": "cash", "bestand": "mv"}[name]
-        other = {"orders": "units", "bestand": "units"}.get(name, money)
+        other = {"orders": "units", "bestand": "units"}.get(name)
+        if other is None:        # one money column: every copy gets the NULL
+            return _with(src, **{money: np.nan})
         return _with(src, **{money: np.where(half, np.nan, src[money]),
                              other: np.where(half, src[other], np.nan)})
     if cls == "negative_amount":

@@ -7,6 +7,9 @@ import numpy as np
 CHUNK_DEPOTS = 5000          # part of the determinism contract: do not change casually
 MAX_SLOTS = 8                # positions a depot can hold at once
 N_OTHER_ISINS = 60           # non-target instruments
+DEFAULT_HOUSE_ISINS = ("LU000DEMO031", "LU000DEMO049", "LU000DEMO056")   # contracts §3
+P_PAYDAY_SKIP = 0.1          # a pay-day deposit fails to come in a given month
+P_HOUSE_BUY = 0.4            # share of a house-affine depot's other purchases that are house funds
 MIN_BUSINESS_DAYS = 12       # below this the forced mess items do not fit
 
 ORDER_TYPES = ("Purchase", "Sale", "SavingsPlan", "TransferIn", "TransferOut")

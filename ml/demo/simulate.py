@@ -7,14 +7,15 @@ from typing import Any
 
 import numpy as np
 
-from ml.demo.hazard import hazard_logit
+from ml.demo.hazard import hazard_logit, hazard_terms
 from ml.demo.params import (BR_DEPOTFEE, BR_ERTRAG, BR_KEST, BR_NULL, BR_ONLINE, BR_ORDERFEE,
                             BR_SPARPLAN, BR_UEBERW, BR_ZINS, B_DEP, B_DIV, B_FEE, B_INT, B_SET,
                             B_TAX, B_WD, CHUNK_DEPOTS, MAX_SLOTS, O_PUR, O_SALE, O_SP, O_TIN,
                             O_TOUT, P_BUY, P_CANCEL_BOOKING, P_CANCEL_ORDER, P_CANCEL_TARGET,
-                            P_DEPOSIT, P_DIVIDEND, P_SELL, P_TRANSFER_IN, P_TRANSFER_OUT,
-                            P_WITHDRAW, REPEAT_TARGET_P, R_FILIALE, R_NULL, R_ONLINE,
-                            R_SPARPLAN, R_TELEFON, R_UEBERTRAG, _rng)
+                            P_DEPOSIT, P_DIVIDEND, P_HOUSE_BUY, P_PAYDAY_SKIP, P_SELL,
+                            P_TRANSFER_IN, P_TRANSFER_OUT, P_WITHDRAW, REPEAT_TARGET_P,
+                            R_FILIALE, R_NULL, R_ONLINE, R_SPARPLAN, R_TELEFON, R_UEBERTRAG,
+                            _rng)
 from ml.demo.world import World
 
 
@@ -42,6 +43,62 @@ class _Rows:
         return out
 
 
+class _NoRows:
+    """A recorder that drops everything (oracle replicas need no rows)."""
+
+    def add(self, **arrays: Any) -> None:
+        pass
+
+
+class DayCum:
+    """Per-depot running totals by business day: ``col(k)`` = sum of increments of days < k.
+
+    Increments of the current day go to ``today``, increments dated on a later day (a
+    cancellation known when its file arrives) to ``later``; :meth:`close_day` makes column
+    ``i + 1``. So a window sum over business days [a, i) is ``col(i) - col(a)``, O(1) per day.
+    A replica (:meth:`replicate`) shares the past columns and owns only its future ones.
+    """
+
+    def __init__(self, n: int, nb: int, later: bool = False) -> None:
+        self.cum = np.zeros((n, nb + 1))
+        self.base, self.past, self.rows = 0, None, None
+        self.today = np.zeros(n)
+        self.later = np.zeros((n, nb + 1)) if later else None
+
+    def col(self, k: int) -> np.ndarray:
+        return self.cum[:, k - self.base] if k >= self.base else self.past[self.rows, k]
+
+    def window(self, start: int, i: int) -> np.ndarray:
+        return self.col(i) - self.col(start)
+
+    def add_later(self, rows: np.ndarray, k: np.ndarray, values: float) -> None:
+        k = k - self.base
+        keep = k < self.later.shape[1]          # replicas drop what lies beyond their horizon
+        np.add.at(self.later, (rows[keep], k[keep]), values)
+
+    def close_day(self, i: int) -> None:
+        nxt = self.col(i) + self.today
+        if self.later is not None:
+            nxt += self.later[:, i - self.base]
+        self.cum[:, i + 1 - self.base] = nxt
+        self.today[:] = 0
+
+    def replicate(self, rows: np.ndarray, day: int, width: int) -> "DayCum":
+        """Rows ``rows`` of this (full-history) counter after the end of ``day``, with room
+        for ``width`` more days."""
+        r = object.__new__(DayCum)
+        r.base, r.past, r.rows = day + 1, self.cum, rows
+        r.cum = np.zeros((len(rows), width + 1))
+        r.cum[:, 0] = self.cum[rows, day + 1]
+        r.today = np.zeros(len(rows))
+        r.later = None
+        if self.later is not None:
+            r.later = np.zeros((len(rows), width + 1))
+            part = self.later[rows, day + 1:day + 2 + width]
+            r.later[:, :part.shape[1]] = part
+        return r
+
+
 @dataclass
 class ChunkEvents:
     """Simulated rows of one chunk (local depot index ``dep``; day index ``day``).
@@ -66,6 +123,22 @@ def ticket(rng: np.random.Generator, n: int, median: float) -> np.ndarray:
     out = np.where(kind < 0.10, 1000.0, np.where(kind < 0.14, 999.99,
                    np.where(kind < 0.40, rounds, logn)))
     return np.clip(out, 10.0, 250_000.0)
+
+
+def p_effective_ticket(median: float, min_ticket: float) -> float:
+    """P(a :func:`ticket` draw with this median is >= ``min_ticket``), exactly (the
+    lognormal part: rounded to cents, so >= min - 0.005 before rounding)."""
+    from math import erf, log, sqrt
+
+    rounds = np.array([250.0, 500.0, 1500.0, 2000.0, 2500.0, 3000.0, 5000.0, 10000.0])
+    if min_ticket <= 10.0:
+        return 1.0
+    if min_ticket > 250_000.0:
+        return 0.0
+    z = (log(max(min_ticket - 0.005, 1e-9)) - log(median)) / 0.8
+    p_logn = 1 - 0.5 * (1 + erf(z / sqrt(2)))
+    return float(0.10 * (1000.0 >= min_ticket) + 0.04 * (999.99 >= min_ticket)
+                 + 0.26 * (rounds >= min_ticket).mean() + 0.60 * p_logn)
 
 
 class _ChunkSim:
@@ -100,14 +173,27 @@ class _ChunkSim:
             self.slot_isin[sel, k] = isin
             self.slot_units[sel, k] = np.round(
                 rng.lognormal(np.log(3000), 0.9, size=sel.sum()) / w.prices[isin, 0], 6)
+        self.house_aff, self.pay_amount = w.house_aff[lo:hi], w.pay_amount[lo:hi]
+        self.open_num = w.open_num[lo:hi]
+        if w.n_house:       # most house-affine old depots hold a house fund already
+            pick = nt + rng.integers(0, w.n_house, size=n)
+            sel = (start & self.house_aff & (rng.random(n) < 0.6)
+                   & ~(self.slot_isin == pick[:, None]).any(1))
+            isin = pick[sel]
+            self.slot_isin[sel, 4] = isin
+            self.slot_units[sel, 4] = np.round(
+                rng.lognormal(np.log(3000), 0.9, size=sel.sum()) / w.prices[isin, 0], 6)
         self.bought = np.zeros((n, len(w.isins)), bool)
         self.has_target = np.zeros(n, bool)
         self.first_day = np.full(n, -1, np.int64)
-        # Cumulative per-day hazard inputs (column k = sum over days < k): windows are O(1).
-        self.c_dep, self.c_buy = np.zeros((n, nb + 1)), np.zeros((n, nb + 1))
-        self.c_new, self.c_canc = np.zeros((n, nb + 1)), np.zeros((n, nb + 1))
-        self.m_canc = np.zeros((n, nb + 1))   # cancellations counted on the day they are known
+        # Running per-day hazard inputs (windows are O(1), see DayCum).
+        self.c_dep, self.c_buy, self.c_new = DayCum(n, nb), DayCum(n, nb), DayCum(n, nb)
+        self.c_house, self.c_canc = DayCum(n, nb), DayCum(n, nb, later=True)
+        self.ew_dep = np.zeros(n)              # deposits with a 10-day half-life (EUR)
+        self.last_dep = np.full(n, -np.inf)    # calendar day number of the last deposit
+        self.cash_avg = self.cash.copy()       # cash with a 20-day half-life (EUR)
         self.force_cancel = chunk == 0        # guarantee one cancelled first target buy
+        self.oracle = None                     # set on oracle replicas (ml.demo.oracle)
         i32, i16, f8 = np.int32, np.int16, np.float64
         self.O = _Rows(day=i32, dep=i32, otype=i16, isin=i16, units=f8, amount=f8, remark=i16,
                        cday=i32)
@@ -168,39 +254,64 @@ class _ChunkSim:
         pays = live & (self.rng.random(len(rows)) < 0.5) & (self.cash[rows] >= fee)
         self.book(i, rows[pays], B_FEE, -fee[pays], BR_ORDERFEE)
         self.cash[rows[pays]] -= fee[pays]
-        np.add.at(self.m_canc, (rows[~live], cday[~live]), 1.0)
+        self.c_canc.add_later(rows[~live], cday[~live], 1.0)
         if otype == O_PUR:
             eff = live & (amount >= self.w.min_ticket)
             re, ie = rows[eff], isin[eff]
-            self.c_buy[re, i + 1] += 1
+            np.add.at(self.c_buy.today, re, 1.0)
             new = ~self.bought[re, ie]
-            np.add.at(self.c_new, (re[new], i + 1), 1.0)
+            np.add.at(self.c_new.today, re[new], 1.0)
             self.bought[re, ie] = True
+            house = (ie >= self.nt) & (ie < self.nt + self.w.n_house)
+            np.add.at(self.c_house.today, re[house], 1.0)
         return out
 
     def deposit(self, i, rows, amount, remark, cday=None) -> None:
         self.book(i, rows, B_DEP, amount, remark, cday)
         live = np.ones(len(rows), bool) if cday is None else cday < 0
         self.cash[rows[live]] += amount[live]
-        self.c_dep[rows[live], i + 1] += amount[live]
+        np.add.at(self.c_dep.today, rows[live], amount[live])
 
     # ---- one business day
-    def run(self) -> ChunkEvents:
-        w = self.w
+    def run(self, on_day_end=None) -> ChunkEvents:
+        """Simulate every business day; ``on_day_end(self, i)`` (optional) is called after
+        day ``i`` is complete (the oracle takes its snapshots there)."""
         for i in range(self.nb):
-            for c in (self.c_dep, self.c_buy, self.c_new):
-                c[:, i + 1] = c[:, i]
-            self.is_open = (self.open_i <= i) & (i < self.close_i)
-            if w.u_id[i] >= 0:
-                self.day_events(i)
-            self.c_canc[:, i + 1] = self.c_canc[:, i] + self.m_canc[:, i]
-            if w.b_id[i] >= 0:
-                self.holdings(i)
+            self.step(i)
+            if on_day_end is not None:
+                on_day_end(self, i)
         return ChunkEvents(self.O.arrays(), self.B.arrays(), self.S.arrays(), self.P.arrays(),
                            self.first_day)
 
+    def step(self, i: int) -> None:
+        """Business day ``i``: the U file's events, the day's state updates, the B file."""
+        w = self.w
+        self.is_open = (self.open_i <= i) & (i < self.close_i)
+        if w.u_id[i] >= 0:
+            self.day_events(i)
+        self.close_day(i)
+        if w.b_id[i] >= 0:
+            self.holdings(i)
+
+    def close_day(self, i: int) -> None:
+        """End of day ``i``: deposit memory, last deposit day, slow cash average, counters."""
+        w = self.w
+        today = self.c_dep.today
+        self.ew_dep = self.ew_dep * w.dec_dep[i] + today
+        self.last_dep = np.where(today > 0, float(w.day_num[i]), self.last_dep)
+        self.cash_avg = self.cash_avg * w.dec_cash[i] + self.cash * (1 - w.dec_cash[i])
+        for c in (self.c_dep, self.c_buy, self.c_new, self.c_house, self.c_canc):
+            c.close_day(i)
+
+    def counters(self) -> dict[str, DayCum]:
+        return {"c_dep": self.c_dep, "c_buy": self.c_buy, "c_new": self.c_new,
+                "c_house": self.c_house, "c_canc": self.c_canc}
+
     def holdings(self, i: int) -> None:
         """End-of-day saldo and positions of the open depots (B file of day i)."""
+        if self.oracle is not None:        # replicas write no rows
+            self.slot_isin[self.slot_units <= 0] = -1
+            return
         r, s = np.nonzero((self.slot_isin >= 0) & self.is_open[:, None])
         self.S.add(day=i, dep=np.flatnonzero(self.is_open), cash=np.round(self.cash[self.is_open], 2))
         units = self.slot_units[r, s]
@@ -216,9 +327,10 @@ class _ChunkSim:
         w = self.w
         held = self.slot_isin >= 0
         pv = (self.slot_units * np.where(held, w.prices[np.maximum(self.slot_isin, 0), e], 0)).sum(1)
-        dep30 = self.c_dep[:, i] - self.c_dep[:, w.ws30[e]]
+        dep30 = self.c_dep.window(w.ws30[e], i)
+        eta = self.hazard_eta(i, pv, dep30)
         self.cash_flows(i, pv)
-        self.target_buys(i, pv, dep30)
+        self.target_buys(i, eta)
         self.other_buys(i, dep30)
         self.sales(i)
         self.transfers(i)
@@ -238,6 +350,12 @@ class _ChunkSim:
         amt = self.sp_amount[r].astype(float)
         self.deposit(i, r, amt, BR_SPARPLAN)
         self.buy(i, r, self.sp_isin[r], amt, O_SP, R_SPARPLAN, 0.0)
+        # Pay-day deposits: a monthly transfer on the first business day (idle cash grows
+        # for the depots that do not invest it).
+        if w.month_start[i]:
+            r = np.flatnonzero(self.is_open & (self.pay_amount > 0)
+                               & (rng.random(n) >= P_PAYDAY_SKIP))
+            self.deposit(i, r, self.pay_amount[r], BR_UEBERW)
         # Deposits (some cancelled: never credited) and withdrawals.
         r = np.flatnonzero(self.is_open & (rng.random(n) < P_DEPOSIT * self.act))
         amt = np.where(rng.random(len(r)) < 0.5,
@@ -261,17 +379,33 @@ class _ChunkSim:
             self.book(i, r, B_FEE, -amt, BR_DEPOTFEE)
             cash[r] -= amt
 
-    def target_buys(self, i: int, pv: np.ndarray, dep30: np.ndarray) -> None:
-        """The planted signal: first (and repeat) purchases of the target fund."""
-        w, rng, n = self.w, self.rng, self.n
+    def hazard_terms(self, i: int, pv: np.ndarray, dep30: np.ndarray) -> dict[str, np.ndarray]:
+        """The hazard's terms for day ``i`` from the state at the end of day ``i - 1``."""
+        w, n, nt = self.w, self.n, self.nt
         e = max(i - 1, 0)
         total = self.cash + pv
         cash_share = np.divide(self.cash, total, out=np.zeros(n), where=total > 0)
-        eta = hazard_logit(dep30, cash_share,
-                           self.c_buy[:, i] - self.c_buy[:, w.ws30[e]],
-                           self.c_new[:, i] - self.c_new[:, w.ws90[e]],
-                           self.c_canc[:, i] - self.c_canc[:, w.ws30[e]], self.latent)
+        s = self.slot_isin
+        house_pos = ((s >= nt) & (s < nt + w.n_house) & (self.slot_units > 0)).sum(1)
+        return hazard_terms(
+            dep30=dep30, cash_share=cash_share, buys30=self.c_buy.window(w.ws30[e], i),
+            new90=self.c_new.window(w.ws90[e], i), canc30=self.c_canc.window(w.ws30[e], i),
+            ew_dep=self.ew_dep, days_since_dep=w.day_num[e] - self.last_dep,
+            buys365=self.c_buy.window(w.ws365[e], i),
+            tenure_days=np.maximum(w.day_num[e] - self.open_num, 0), house_pos=house_pos,
+            house_buys90=self.c_house.window(w.ws90[e], i),
+            idle_growth=self.cash - self.cash_avg, momentum=w.momentum[e],
+            payday=w.payday[i], january=w.january[i], q4=w.q4[i], latent=self.latent)
+
+    def hazard_eta(self, i: int, pv: np.ndarray, dep30: np.ndarray) -> np.ndarray:
+        return hazard_logit(self.hazard_terms(i, pv, dep30), self.w.weights)
+
+    def target_buys(self, i: int, eta: np.ndarray) -> None:
+        """The planted signal: first (and repeat) purchases of the target fund."""
+        w, rng, n = self.w, self.rng, self.n
         p = np.where(self.has_target, REPEAT_TARGET_P, 1 / (1 + np.exp(-eta)))
+        if self.oracle is not None:
+            self.oracle.accumulate(self, i, p)
         r = np.flatnonzero(self.is_open & (rng.random(n) < p))
         if len(r) == 0:
             return
@@ -297,11 +431,14 @@ class _ChunkSim:
     def other_buys(self, i: int, dep30: np.ndarray) -> None:
         """Purchases of other funds: more likely with fresh money in the account."""
         rng, n, nt, w = self.rng, self.n, self.nt, self.w
-        p = P_BUY * self.act * (1 + 2 * (dep30 > 0))
+        p = P_BUY * self.act * (1 + 2 * np.minimum(dep30 / 2000, 1))
         r = np.flatnonzero(self.is_open & (self.cash >= 50) & (rng.random(n) < p))
         existing = self.slot_isin[r, rng.integers(0, MAX_SLOTS, size=len(r))]
         fresh = nt + rng.choice(len(w.isins) - nt, size=len(r), p=w.popularity)
         isin = np.where((existing >= nt) & (rng.random(len(r)) < 0.5), existing, fresh)
+        if w.n_house:       # house-affine depots buy the fund house's other funds
+            house = self.house_aff[r] & (rng.random(len(r)) < P_HOUSE_BUY)
+            isin = np.where(house, nt + rng.integers(0, w.n_house, size=len(r)), isin)
         amt = ticket(rng, len(r), 2000)
         amt = np.where(amt > self.cash[r], np.floor(self.cash[r] * 0.95), amt)
         ok = amt >= 25
@@ -333,7 +470,7 @@ class _ChunkSim:
         rl, sl = r[live], s[live]
         self.slot_units[rl, sl] = np.round(self.slot_units[rl, sl] - units[live], 6)
         self.cash[rl] += amt[live]
-        np.add.at(self.m_canc, (r[~live], cd[~live]), 1.0)
+        self.c_canc.add_later(r[~live], cd[~live], 1.0)
 
     def transfers(self, i: int) -> None:
         """Transfers move units without cash; the target fund is transferred in now and then."""

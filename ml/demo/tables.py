@@ -13,7 +13,8 @@ from ml.demo.coded import Coded, _concat, _nrows, _take
 from ml.demo.mess import _bad_rows, _file_type_mess, _superseded
 from ml.demo.params import (BAD_BOOKING_TYPES, BAD_ISINS, BAD_ORDER_TYPES, BLANK_CODE,
                             BLANK_DEPOT, BOOKING_REMARKS, BOOKING_TYPES, CANCEL_REMARKS,
-                            CHUNK_DEPOTS, ORDER_REMARKS, ORDER_TYPES, _rng)
+                            CHUNK_DEPOTS, DEFAULT_HOUSE_ISINS, ORDER_REMARKS, ORDER_TYPES,
+                            _rng)
 from ml.demo.simulate import ChunkEvents, simulate_chunk
 from ml.demo.world import World, build_world
 
@@ -170,9 +171,11 @@ def iter_frames(world: World, stats: dict | None = None) -> Iterator[dict[str, p
 
 def build_frames(depots: int, days: int, seed: int, end_date: date,
                  target_isins: Sequence[str], min_ticket: float = 1000.0,
-                 bad_rows: bool = True) -> dict[str, pd.DataFrame]:
+                 bad_rows: bool = True, house_isins: Sequence[str] = DEFAULT_HOUSE_ISINS,
+                 hazard_profile: str = "default") -> dict[str, pd.DataFrame]:
     """The whole world in memory (small worlds, tests): table name -> DataFrame."""
-    world = build_world(depots, days, seed, end_date, target_isins, min_ticket, bad_rows)
+    world = build_world(depots, days, seed, end_date, target_isins, min_ticket, bad_rows,
+                        house_isins, hazard_profile)
     parts: dict[str, list] = {}
     for frames in iter_frames(world):
         for name, df in frames.items():

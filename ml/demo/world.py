@@ -10,8 +10,10 @@ import numpy as np
 import pandas as pd
 
 from ml.demo.calendar import build_calendar
+from ml.demo.hazard import (HALF_LIFE_CASH_DAYS, HALF_LIFE_DEPOSIT_DAYS, MOMENTUM_DAYS,
+                             profile)
 from ml.demo.mess import build_files
-from ml.demo.params import (N_OTHER_ISINS, _rng)
+from ml.demo.params import DEFAULT_HOUSE_ISINS, N_OTHER_ISINS, _rng
 
 
 def isin_check_digit(body: str) -> int:
@@ -77,6 +79,21 @@ class World:
     sp_amount: np.ndarray        # savings plan per execution, 0 = none
     sp_isin: np.ndarray
     sp_mid: np.ndarray           # executes mid-month instead of at the month start
+    # v2 behaviour and hazard (docs/demo_world.md "The planted signal")
+    n_house: int = 0             # house funds: isins[n_target : n_target + n_house]
+    weights: dict = field(default_factory=dict)   # hazard weights of the profile
+    profile: str = "default"
+    ws365: np.ndarray = None     # first day index of the 365-calendar-day window ending at i
+    day_num: np.ndarray = None   # calendar day number (days since 1970-01-01) per business day
+    dec_dep: np.ndarray = None   # decay of the deposit memory from day i-1 to day i
+    dec_cash: np.ndarray = None  # decay of the slow cash average from day i-1 to day i
+    momentum: np.ndarray = None  # log(P_target0[i] / P_target0[i-20])
+    payday: np.ndarray = None    # 1.0 on the 2nd-5th business day of a month
+    january: np.ndarray = None
+    q4: np.ndarray = None
+    open_num: np.ndarray = None  # calendar day number the depot was opened (before day 0 for old ones)
+    house_aff: np.ndarray = None # bool: the depot favours the fund house's other funds
+    pay_amount: np.ndarray = None  # monthly pay-day deposit (EUR), 0 = none
     mess: dict = field(default_factory=dict)   # forced file-level mess days, for docs/tests
 
 
@@ -94,8 +111,14 @@ def make_depot_numbers(rng: np.random.Generator, n: int) -> np.ndarray:
 
 def build_world(depots: int, days: int, seed: int, end_date: date,
                 target_isins: Sequence[str], min_ticket: float = 1000.0,
-                bad_rows: bool = True) -> World:
-    """Calendar, files, instruments, prices and depot attributes (no per-day rows yet)."""
+                bad_rows: bool = True, house_isins: Sequence[str] = DEFAULT_HOUSE_ISINS,
+                hazard_profile: str = "default") -> World:
+    """Calendar, files, instruments, prices and depot attributes (no per-day rows yet).
+
+    ``house_isins``: the fund house's other funds (target ISINs among them are ignored);
+    ``hazard_profile``: a key of ``ml.demo.hazard.HAZARD_PROFILES`` (ValueError otherwise).
+    """
+    weights = profile(hazard_profile)
     bdays = build_calendar(days, end_date)
     nb = len(bdays)
     if nb < 2:
@@ -120,14 +143,26 @@ def build_world(depots: int, days: int, seed: int, end_date: date,
 
     rng = _rng(seed, 2)
     targets = list(dict.fromkeys(target_isins))
-    others = [x for x in make_isins(rng, N_OTHER_ISINS + len(targets)) if x not in targets]
-    isins = np.array(targets + others[:N_OTHER_ISINS], dtype=object)
-    n_isin, n_target = len(isins), len(targets)
-    popularity = 1.0 / np.arange(1, n_isin - n_target + 1) ** 0.9
+    house = [x for x in dict.fromkeys(house_isins) if x not in targets]
+    others = [x for x in make_isins(rng, N_OTHER_ISINS + len(targets) + len(house))
+              if x not in targets and x not in house]
+    isins = np.array(targets + house + others[:N_OTHER_ISINS - len(house)], dtype=object)
+    n_isin, n_target, n_house = len(isins), len(targets), len(house)
+    # Zipf-like popularity; the house funds get middling ranks (8, 15, 25, ...).
+    n_other = n_isin - n_target
+    rank = np.arange(1, n_other + 1)
+    house_rank = (np.array([8, 15, 25, 35, 45])[:n_house] if n_house <= 5
+                  else np.linspace(8, n_other, n_house).astype(int))
+    rest = np.setdiff1d(rank, house_rank)
+    ranks = np.r_[house_rank, rest][:n_other]
+    popularity = 1.0 / ranks ** 0.9
     popularity /= popularity.sum()
+    # Prices: a common market factor (beta 0.5-1.2, targets 1) plus an own random walk.
     p0 = rng.uniform(20, 300, size=n_isin)
-    vol = rng.uniform(0.005, 0.02, size=n_isin)
-    steps = rng.normal(0.0002, 1, size=(n_isin, nb)) * vol[:, None]
+    vol = rng.uniform(0.004, 0.015, size=n_isin)
+    beta = np.r_[np.ones(n_target), rng.uniform(0.5, 1.2, size=n_isin - n_target)]
+    market = rng.normal(0.0002, 0.008, size=nb)
+    steps = beta[:, None] * market[None, :] + rng.normal(0, 1, size=(n_isin, nb)) * vol[:, None]
     prices = np.round(p0[:, None] * np.exp(np.cumsum(steps, axis=1)), 4)
 
     rng = _rng(seed, 3)
@@ -146,6 +181,24 @@ def build_world(depots: int, days: int, seed: int, end_date: date,
                        n_target + rng.choice(n_isin - n_target, size=depots, p=popularity))
     sp_mid = rng.random(depots) < 0.5
 
+    # v2 depot attributes (own stream): account age before the first day, fund-house
+    # affinity, monthly pay-day deposits.
+    rng = _rng(seed, 4)
+    day_num = bdays.astype(np.int64)
+    age0 = np.round(rng.lognormal(np.log(1500), 0.8, size=depots)).astype(np.int64)
+    open_num = np.where(open_i == 0, day_num[0] - age0, day_num[np.minimum(open_i, nb - 1)])
+    house_aff = (rng.random(depots) < 0.3) & (n_house > 0)
+    pay_amount = np.where(rng.random(depots) < 0.35,
+                          np.round(rng.lognormal(np.log(500), 0.6, size=depots), -1), 0.0)
+
+    gap = np.r_[1, np.diff(day_num)].astype(float)
+    prev = np.maximum(np.arange(nb) - MOMENTUM_DAYS, 0)
+    momentum = np.log(prices[0] / prices[0, prev]) if n_target else np.zeros(nb)
+    month_no = (months.astype(np.int64) % 12) + 1
+    bdom = np.zeros(nb, np.int64)                 # business day of the month, 0-based
+    for i in range(1, nb):
+        bdom[i] = 0 if month_start[i] else bdom[i - 1] + 1
+
     return World(
         seed=seed, bad_rows=bad_rows, min_ticket=float(min_ticket), bdays=bdays,
         ymd=pd.DatetimeIndex(bdays).strftime("%Y%m%d").astype(np.int64).to_numpy(),
@@ -155,4 +208,10 @@ def build_world(depots: int, days: int, seed: int, end_date: date,
         popularity=popularity, prices=prices, depot_numbers=numbers, open_i=open_i,
         close_i=close_i, activity=activity, latent=latent, sp_amount=sp_amount,
         sp_isin=sp_isin.astype(np.int64), sp_mid=sp_mid, mess=files["mess"],
+        n_house=n_house, weights=dict(weights), profile=hazard_profile,
+        ws365=np.searchsorted(bdays, bdays - np.timedelta64(364, "D")), day_num=day_num,
+        dec_dep=0.5 ** (gap / HALF_LIFE_DEPOSIT_DAYS), dec_cash=0.5 ** (gap / HALF_LIFE_CASH_DAYS),
+        momentum=momentum, payday=((bdom >= 1) & (bdom <= 4)).astype(float),
+        january=(month_no == 1).astype(float), q4=(month_no >= 10).astype(float),
+        open_num=open_num, house_aff=house_aff, pay_amount=pay_amount,
     )
