@@ -56,31 +56,32 @@ class DayCum:
     Increments of the current day go to ``today``, increments dated on a later day (a
     cancellation known when its file arrives) to ``later``; :meth:`close_day` makes column
     ``i + 1``. So a window sum over business days [a, i) is ``col(i) - col(a)``, O(1) per day.
-    A replica (:meth:`replicate`) shares the past columns and owns only its future ones.
+    Stored day-major, shape (days + 1, depots), so a day's column is contiguous. A replica
+    (:meth:`replicate`) shares the past columns and owns only its future ones.
     """
 
     def __init__(self, n: int, nb: int, later: bool = False) -> None:
-        self.cum = np.zeros((n, nb + 1))
+        self.cum = np.zeros((nb + 1, n))
         self.base, self.past, self.rows = 0, None, None
         self.today = np.zeros(n)
-        self.later = np.zeros((n, nb + 1)) if later else None
+        self.later = np.zeros((nb + 1, n)) if later else None
 
     def col(self, k: int) -> np.ndarray:
-        return self.cum[:, k - self.base] if k >= self.base else self.past[self.rows, k]
+        return self.cum[k - self.base] if k >= self.base else self.past[k, self.rows]
 
     def window(self, start: int, i: int) -> np.ndarray:
         return self.col(i) - self.col(start)
 
     def add_later(self, rows: np.ndarray, k: np.ndarray, values: float) -> None:
         k = k - self.base
-        keep = k < self.later.shape[1]          # replicas drop what lies beyond their horizon
-        np.add.at(self.later, (rows[keep], k[keep]), values)
+        keep = k < self.later.shape[0]          # replicas drop what lies beyond their horizon
+        np.add.at(self.later, (k[keep], rows[keep]), values)
 
     def close_day(self, i: int) -> None:
         nxt = self.col(i) + self.today
         if self.later is not None:
-            nxt += self.later[:, i - self.base]
-        self.cum[:, i + 1 - self.base] = nxt
+            nxt += self.later[i - self.base]
+        self.cum[i + 1 - self.base] = nxt
         self.today[:] = 0
 
     def replicate(self, rows: np.ndarray, day: int, width: int) -> "DayCum":
@@ -88,14 +89,14 @@ class DayCum:
         for ``width`` more days."""
         r = object.__new__(DayCum)
         r.base, r.past, r.rows = day + 1, self.cum, rows
-        r.cum = np.zeros((len(rows), width + 1))
-        r.cum[:, 0] = self.cum[rows, day + 1]
+        r.cum = np.zeros((width + 1, len(rows)))
+        r.cum[0] = self.cum[day + 1, rows]
         r.today = np.zeros(len(rows))
         r.later = None
         if self.later is not None:
-            r.later = np.zeros((len(rows), width + 1))
-            part = self.later[rows, day + 1:day + 2 + width]
-            r.later[:, :part.shape[1]] = part
+            r.later = np.zeros((width + 1, len(rows)))
+            part = self.later[day + 1:day + 2 + width][:, rows]
+            r.later[:len(part)] = part
         return r
 
 
@@ -155,6 +156,7 @@ class _ChunkSim:
         hi = min(lo + CHUNK_DEPOTS, len(w.depot_numbers))
         self.n, self.nb, self.nt = hi - lo, len(w.bdays), w.n_target
         n, nb, nt = self.n, self.nb, self.nt
+        self.chunk, self.record = chunk, True       # record=False: no rows (oracle)
         self.rng = rng = _rng(w.seed, 10, chunk)
         self.open_i, self.close_i = w.open_i[lo:hi], w.close_i[lo:hi]
         self.act, self.latent = w.activity[lo:hi], w.latent[lo:hi]
@@ -309,7 +311,7 @@ class _ChunkSim:
 
     def holdings(self, i: int) -> None:
         """End-of-day saldo and positions of the open depots (B file of day i)."""
-        if self.oracle is not None:        # replicas write no rows
+        if not self.record:                # the oracle's runs write no rows
             self.slot_isin[self.slot_units <= 0] = -1
             return
         r, s = np.nonzero((self.slot_isin >= 0) & self.is_open[:, None])
