@@ -53,11 +53,14 @@ def cancel_probability(world: World) -> np.ndarray:
 
 
 class _Accumulator:
-    """Sum of the daily first-buy probability per replica and horizon (see module doc)."""
+    """Sum of the daily first-buy probability per replica, score day and horizon (see the
+    module doc); ``score_nums``: the calendar day numbers of the score days that share
+    this snapshot (a business day and the non-business days after it)."""
 
-    def __init__(self, world: World, day: int, horizons: Sequence[int], n_rep: int) -> None:
-        self.limit = world.day_num[day] + np.asarray(horizons)
-        self.z = np.zeros((n_rep, len(horizons)))
+    def __init__(self, world: World, score_nums: np.ndarray, horizons: Sequence[int],
+                 n_rep: int) -> None:
+        self.limit = np.asarray(score_nums)[:, None] + np.asarray(horizons)[None, :]
+        self.z = np.zeros((n_rep, *self.limit.shape))
         self.p_ticket = p_effective_ticket(TARGET_TICKET_MEDIAN, world.min_ticket)
         self.p_cancel = cancel_probability(world)
 
@@ -69,7 +72,7 @@ class _Accumulator:
         h = p * (self.p_ticket * (1 - self.p_cancel[i])) * (room / nt)
         h = np.where(sim.is_open & ~sim.has_target, h, 0.0)
         inside = sim.w.day_num[i] <= self.limit
-        self.z[:, inside] += h[:, None]
+        self.z += h[:, None, None] * inside[None]
 
 
 def _replicate(sim: _ChunkSim, rows: np.ndarray, day: int, width: int, replicas: int,
@@ -92,22 +95,25 @@ def _replicate(sim: _ChunkSim, rows: np.ndarray, day: int, width: int, replicas:
 
 def oracle_for_world(world: World, score_days: Iterable, horizons: Sequence[int] = HORIZONS,
                      replicas: int = REPLICAS, with_se: bool = False) -> pd.DataFrame:
-    """Oracle probabilities for the open depots of the given business days.
+    """Oracle probabilities for the open depots of the given score days.
 
-    ``score_days``: dates (anything ``numpy.datetime64`` takes); days that are not business
-    days of the world are ignored. Returns one row per (Score_Date, Depot_Number) of every
-    depot open at the end of the day: Score_Date (datetime64), Depot_Number (str),
+    ``score_days``: dates (anything ``numpy.datetime64`` takes) from the world's first
+    business day to its last; a weekend or holiday has the state of the business day
+    before it (nothing happens in between) and its own label window. Returns one row per
+    (Score_Date, Depot_Number) of every depot open at the end of the day: Score_Date (datetime64), Depot_Number (str),
     oracle_p{T} per horizon (0 for depots with an effective first buy by then), and
     oracle_se_p{max T} with ``with_se``. Deterministic per world and arguments.
     """
     horizons = tuple(sorted(int(h) for h in horizons))
     wanted = np.array(sorted({np.datetime64(d, "D") for d in score_days}), dtype="datetime64[D]")
-    days = np.flatnonzero(np.isin(world.bdays, wanted))
+    wanted = wanted[(wanted >= world.bdays[0]) & (wanted <= world.bdays[-1])]
+    snap = np.searchsorted(world.bdays, wanted, side="right") - 1   # last business day <= D
+    by_snap = {int(b): wanted[snap == b] for b in np.unique(snap)}
+    days = np.array(sorted(by_snap), dtype=np.int64)
     if replicas < 2:
         raise ValueError("the oracle needs at least 2 replicas")
     out: list[pd.DataFrame] = []
     n_chunks = -(-len(world.depot_numbers) // CHUNK_DEPOTS)
-    day_set = set(days.tolist())
     last = int(days.max()) if len(days) else -1
     for chunk in range(n_chunks):
         if not len(days):
@@ -118,8 +124,8 @@ def oracle_for_world(world: World, score_days: Iterable, horizons: Sequence[int]
         sim.record = False
         for i in range(last + 1):
             sim.step(i)
-            if i in day_set:
-                out.append(_score_day(sim, i, lo, horizons, replicas, with_se))
+            if i in by_snap:
+                out.append(_score_days(sim, i, by_snap[i], lo, horizons, replicas, with_se))
     cols = (["Score_Date", "Depot_Number"] + [f"oracle_p{h}" for h in horizons]
             + ([f"oracle_se_p{horizons[-1]}"] if with_se else []))
     if not out:
@@ -128,30 +134,35 @@ def oracle_for_world(world: World, score_days: Iterable, horizons: Sequence[int]
     return df.sort_values(["Score_Date", "Depot_Number"], ignore_index=True)[cols]
 
 
-def _score_day(sim: _ChunkSim, i: int, lo: int, horizons: Sequence[int], replicas: int,
-               with_se: bool) -> pd.DataFrame:
+def _score_days(sim: _ChunkSim, i: int, dates: np.ndarray, lo: int, horizons: Sequence[int],
+                replicas: int, with_se: bool) -> pd.DataFrame:
+    """Rows of the score days ``dates`` whose state is the end of business day ``i``."""
     w = sim.w
+    nums = dates.astype(np.int64)
     open_rows = np.flatnonzero(sim.is_open)
     pre = open_rows[~sim.has_target[open_rows]]
-    ahead = np.flatnonzero((w.day_num > w.day_num[i]) & (w.day_num <= w.day_num[i] + max(horizons)))
-    probs = np.zeros((len(open_rows), len(horizons)))
-    se = np.zeros(len(open_rows))
+    ahead = np.flatnonzero((w.day_num > w.day_num[i]) & (w.day_num <= nums.max() + max(horizons)))
+    probs = np.zeros((len(dates), len(open_rows), len(horizons)))
+    se = np.zeros((len(dates), len(open_rows)))
     if len(pre) and len(ahead):
-        acc = _Accumulator(w, i, horizons, len(pre) * replicas)
+        acc = _Accumulator(w, nums, horizons, len(pre) * replicas)
         rep = _replicate(sim, pre, i, len(ahead), replicas, acc)
         for j in ahead:
             rep.step(int(j))
-        z = acc.z.reshape(len(pre), replicas, len(horizons))
+        z = acc.z.reshape(len(pre), replicas, len(dates), len(horizons))
         where = np.searchsorted(open_rows, pre)
-        probs[where] = np.clip(z.mean(1), 0.0, 1.0)
-        se[where] = z[:, :, -1].std(1, ddof=1) / np.sqrt(replicas)
-    df = pd.DataFrame({"Score_Date": np.full(len(open_rows), w.bdays[i]).astype("datetime64[s]"),
-                       "Depot_Number": w.depot_numbers[lo + open_rows].astype(str)})
-    for k, h in enumerate(horizons):
-        df[f"oracle_p{h}"] = probs[:, k]
-    if with_se:
-        df[f"oracle_se_p{horizons[-1]}"] = se
-    return df
+        probs[:, where] = np.clip(z.mean(1), 0.0, 1.0).transpose(1, 0, 2)
+        se[:, where] = (z[..., -1].std(1, ddof=1) / np.sqrt(replicas)).T
+    frames = []
+    for k, d in enumerate(dates):
+        df = pd.DataFrame({"Score_Date": np.full(len(open_rows), d).astype("datetime64[s]"),
+                           "Depot_Number": w.depot_numbers[lo + open_rows].astype(str)})
+        for m, h in enumerate(horizons):
+            df[f"oracle_p{h}"] = probs[k, :, m]
+        if with_se:
+            df[f"oracle_se_p{horizons[-1]}"] = se[k]
+        frames.append(df)
+    return pd.concat(frames, ignore_index=True)
 
 
 def oracle(depots: int, days: int, seed: int, end_date: date, target_isins: Sequence[str],

@@ -44,7 +44,7 @@ def world_and_oracle():
     world = dd.build_world(ARGS["depots"], ARGS["days"], ARGS["seed"], END, TARGETS,
                            bad_rows=False)
     last = world.bdays[-1] - np.timedelta64(30, "D")
-    days = world.bdays[(world.bdays >= world.bdays[40]) & (world.bdays <= last)][::2]
+    days = np.arange(world.bdays[40], last + 1)[::2]      # calendar days, weekends too
     orc = oracle_for_world(world, days, replicas=8)
     frames = dd.build_frames(ARGS["depots"], ARGS["days"], ARGS["seed"], END, TARGETS,
                              bad_rows=False)
@@ -109,3 +109,15 @@ def test_effective_ticket_and_cancel_probabilities_by_hand():
     world = dd.build_world(50, 60, 1, END, TARGETS)
     pc = cancel_probability(world)
     assert pc.max() <= 0.08 + 1e-12 and pc[-1] == pytest.approx(0.08 * 0.3)
+
+
+def test_a_weekend_day_has_the_fridays_state_and_its_own_window():
+    fri, sat = date(2025, 6, 6), date(2025, 6, 7)
+    o = oracle(150, 120, 4, END, TARGETS, [fri, sat], replicas=4).set_index(
+        ["Depot_Number", "Score_Date"])
+    f = o.xs(pd.Timestamp(fri), level="Score_Date")
+    s = o.xs(pd.Timestamp(sat), level="Score_Date")
+    assert list(f.index) == list(s.index) and len(f) > 100
+    # Same replicas: Saturday's window (Fri, Sat + T] contains Friday's (Fri, Fri + T].
+    assert (s["oracle_p30"] >= f["oracle_p30"]).all() and (s["oracle_p7"] <= f["oracle_p14"]).all()
+    assert (s["oracle_p30"] > f["oracle_p30"]).any() or (s["oracle_p30"] == 0).all()
