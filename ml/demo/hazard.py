@@ -45,22 +45,22 @@ TERMS = (
 HAZARD_PROFILES: dict[str, dict[str, float]] = {
     # The world the pipeline is developed on.
     "default": {
-        "intercept": -8.6,
-        "log_deposit_30d": 0.25, "cash_share": 0.5, "buys_30d": 0.12, "new_isins_90d": 0.2,
+        "intercept": -9.1,
+        "log_deposit_30d": 0.15, "cash_share": 0.4, "buys_30d": 0.1, "new_isins_90d": 0.15,
         "cancels_30d": -0.6,
-        "inflow_recency": 0.7, "fresh_deposit": 0.6, "buys_365d": 0.35, "young_account": 0.8,
-        "house_positions": 0.45, "house_buys_90d": 0.35, "idle_cash_growth": 0.3,
-        "market_momentum": 0.25, "payday": 0.35, "january": 0.3, "q4": 0.2,
-        "cash_x_recency": 0.5, "latent": 0.6,
+        "inflow_recency": 0.8, "fresh_deposit": 0.9, "buys_365d": 0.5, "young_account": 1.2,
+        "house_positions": 0.7, "house_buys_90d": 0.5, "idle_cash_growth": 0.5,
+        "market_momentum": 0.3, "payday": 0.4, "january": 0.3, "q4": 0.25,
+        "cash_x_recency": 0.6, "latent": 0.6,
     },
     # Other weights, for checking a model on a world it was not designed on: inflow
     # recency weaker, house funds and tenure stronger, other seasonality, more momentum.
     "alt": {
-        "intercept": -8.55,
-        "log_deposit_30d": 0.35, "cash_share": 0.7, "buys_30d": 0.05, "new_isins_90d": 0.1,
+        "intercept": -8.95,
+        "log_deposit_30d": 0.3, "cash_share": 0.6, "buys_30d": 0.05, "new_isins_90d": 0.1,
         "cancels_30d": -0.3,
-        "inflow_recency": 0.25, "fresh_deposit": 0.2, "buys_365d": 0.15, "young_account": 1.6,
-        "house_positions": 0.9, "house_buys_90d": 0.8, "idle_cash_growth": 0.5,
+        "inflow_recency": 0.25, "fresh_deposit": 0.3, "buys_365d": 0.3, "young_account": 2.0,
+        "house_positions": 1.2, "house_buys_90d": 1.0, "idle_cash_growth": 0.7,
         "market_momentum": 0.5, "payday": 0.05, "january": -0.2, "q4": 0.5,
         "cash_x_recency": 0.15, "latent": 0.6,
     },
