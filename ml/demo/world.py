@@ -80,20 +80,20 @@ class World:
     sp_isin: np.ndarray
     sp_mid: np.ndarray           # executes mid-month instead of at the month start
     # v2 behaviour and hazard (docs/demo_world.md "The planted signal")
-    n_house: int = 0             # house funds: isins[n_target : n_target + n_house]
-    weights: dict = field(default_factory=dict)   # hazard weights of the profile
-    profile: str = "default"
-    ws365: np.ndarray = None     # first day index of the 365-calendar-day window ending at i
-    day_num: np.ndarray = None   # calendar day number (days since 1970-01-01) per business day
-    dec_dep: np.ndarray = None   # decay of the deposit memory from day i-1 to day i
-    dec_cash: np.ndarray = None  # decay of the slow cash average from day i-1 to day i
-    momentum: np.ndarray = None  # log(P_target0[i] / P_target0[i-20])
-    payday: np.ndarray = None    # 1.0 on the 2nd-5th business day of a month
-    january: np.ndarray = None
-    q4: np.ndarray = None
-    open_num: np.ndarray = None  # calendar day number the depot was opened (before day 0 for old ones)
-    house_aff: np.ndarray = None # bool: the depot favours the fund house's other funds
-    pay_amount: np.ndarray = None  # monthly pay-day deposit (EUR), 0 = none
+    n_house: int                 # house funds: isins[n_target : n_target + n_house]
+    weights: dict                # hazard weights of the profile (ml.demo.hazard)
+    profile: str
+    ws365: np.ndarray            # first day index of the 365-calendar-day window ending at i
+    day_num: np.ndarray          # calendar day number (days since 1970-01-01) per business day
+    dec_dep: np.ndarray          # decay of the deposit memory from day i-1 to day i
+    dec_cash: np.ndarray         # decay of the slow cash average from day i-1 to day i
+    momentum: np.ndarray         # log(P_target0[i] / P_target0[i-20])
+    payday: np.ndarray           # 1.0 on the 2nd-5th business day of a month
+    january: np.ndarray          # 1.0 in January
+    q4: np.ndarray               # 1.0 in October-December
+    open_num: np.ndarray         # calendar day number the depot was opened (old ones: before day 0)
+    house_aff: np.ndarray        # bool: the depot favours the fund house's other funds
+    pay_amount: np.ndarray       # monthly pay-day deposit (EUR), 0 = none
     mess: dict = field(default_factory=dict)   # forced file-level mess days, for docs/tests
 
 
