@@ -45,8 +45,8 @@ TERMS = (
 HAZARD_PROFILES: dict[str, dict[str, float]] = {
     # The world the pipeline is developed on.
     "default": {
-        "intercept": -9.1,
-        "log_deposit_30d": 0.15, "cash_share": 0.4, "buys_30d": 0.1, "new_isins_90d": 0.15,
+        "intercept": -9.6,
+        "log_deposit_30d": 0.35, "cash_share": 0.7, "buys_30d": 0.2, "new_isins_90d": 0.25,
         "cancels_30d": -0.6,
         "inflow_recency": 0.8, "fresh_deposit": 0.9, "buys_365d": 0.5, "young_account": 1.2,
         "house_positions": 0.7, "house_buys_90d": 0.5, "idle_cash_growth": 0.5,
