@@ -89,7 +89,7 @@ def _replicate(sim: _ChunkSim, rows: np.ndarray, day: int, width: int, replicas:
     rep.n = len(idx)
     rep.rng = _rng(sim.w.seed, 30, sim.chunk, day)
     rep.O = rep.B = rep.S = rep.P = _NoRows()
-    rep.record, rep.force_cancel, rep.oracle = False, False, acc
+    rep.record, rep.force_cancel, rep.force_transfer, rep.oracle = False, False, False, acc
     return rep
 
 

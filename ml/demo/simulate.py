@@ -195,6 +195,7 @@ class _ChunkSim:
         self.last_dep = np.full(n, -np.inf)    # calendar day number of the last deposit
         self.cash_avg = self.cash.copy()       # cash with a 20-day half-life (EUR)
         self.force_cancel = chunk == 0        # guarantee one cancelled first target buy
+        self.force_transfer = chunk == 0      # ... and one transfer in of the target fund
         self.oracle = None                     # set on oracle replicas (ml.demo.oracle)
         i32, i16, f8 = np.int32, np.int16, np.float64
         self.O = _Rows(day=i32, dep=i32, otype=i16, isin=i16, units=f8, amount=f8, remark=i16,
@@ -480,10 +481,14 @@ class _ChunkSim:
         r = np.flatnonzero(self.is_open & (rng.random(n) < P_TRANSFER_IN * self.act))
         isin = np.where(rng.random(len(r)) < 0.2, rng.integers(0, nt, size=len(r)),
                         nt + rng.choice(len(w.isins) - nt, size=len(r), p=w.popularity))
+        if self.force_transfer and len(r):
+            isin[0] = 0
         amt = np.round(rng.lognormal(np.log(5000), 0.8, size=len(r)), 2)
         units = np.round(amt / w.prices[isin, i], 6)
         ok = self.room(r, isin)
         r, isin, amt, units = r[ok], isin[ok], amt[ok], units[ok]
+        if (isin < nt).any():
+            self.force_transfer = False
         self.order(i, r, O_TIN, isin, units, amt, R_UEBERTRAG, -1)
         self.add_units(r, isin, units)
         has_pos = (self.slot_units > 0).any(1)
