@@ -72,6 +72,16 @@ def iso_date(what: str, text: str | None) -> date | None:
     return None if text is None else parse_date(text, what)
 
 
+def hazard_profile(value: str) -> str:
+    """--hazard-profile: a key of ml.demo.hazard.HAZARD_PROFILES (else a usage error)."""
+    from ml.demo.hazard import HAZARD_PROFILES
+
+    if value not in HAZARD_PROFILES:
+        raise click.BadParameter(f"{value!r} is not one of {', '.join(sorted(HAZARD_PROFILES))}",
+                                 param_hint="'--hazard-profile'")
+    return value
+
+
 def echo_summary(rows: dict[str, Any]) -> None:
     """A short aligned key: value summary on stdout."""
     width = max((len(k) for k in rows), default=0)
@@ -94,13 +104,18 @@ def cli() -> None:
               help="Last business day of the demo world (YYYY-MM-DD).")
 @click.option("--clean/--with-bad-rows", "clean", default=False, show_default=True,
               help="Leave out the bad rows of docs/rules.md §4 (the other mess stays).")
+@click.option("--hazard-profile", default="default", show_default=True,
+              callback=lambda ctx, param, value: hazard_profile(value),
+              help="Weights of the planted first-buy hazard: default or alt (docs/demo_world.md).")
 @edge
-def demo_data_cmd(depots: int, days: int, seed: int, end_date: str, clean: bool) -> None:
+def demo_data_cmd(depots: int, days: int, seed: int, end_date: str, clean: bool,
+                  hazard_profile: str) -> None:
     """Write a generated source world (SPEC §2) into FA_SOURCE_DB (docs/demo_world.md)."""
-    from ml.demo_data import generate
+    from ml.demo import generate
 
     summary = generate(settings(), depots=depots, days=days, seed=seed,
-                       end_date=iso_date("--end-date", end_date), bad_rows=not clean)
+                       end_date=iso_date("--end-date", end_date), bad_rows=not clean,
+                       hazard_profile=hazard_profile)
     echo_summary(summary)
 
 

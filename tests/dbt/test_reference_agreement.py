@@ -1,6 +1,6 @@
 """dbt and the independent reference (tests/dbt/reference.py) agree row for row on a demo world.
 
-A generated world (ml.demo_data.generate: 150 depots x 120 days, fixed seed) carries every
+A generated world (ml.demo.generate: 150 depots x 120 days, fixed seed) carries every
 kind of mess the rules know (corrections, ties, late and missing files, cancellations,
 all bad-row classes), so this is the broad net behind the hand-built rule tests. On a
 mismatch the message lists the first differing rows: key, column, expected (reference)
@@ -33,7 +33,7 @@ DQ_KEYS = ["Datei_Datum", "Source_Table", "Reason"]
 def _world(tmp_path_factory, bad_rows: bool) -> dict:
     """Generate, backfill with dbt, compute the reference; everything the tests compare."""
     require_dbt_models()
-    from ml.demo_data import generate
+    from ml.demo import generate
 
     root = tmp_path_factory.mktemp(f"agree_{'bad' if bad_rows else 'clean'}")
     with pytest.MonkeyPatch.context() as mp:

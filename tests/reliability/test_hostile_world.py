@@ -2,7 +2,7 @@
 
 Two source worlds go through the same backfill:
 
-- *clean*: ``ml.demo_data.build_frames(..., bad_rows=False)`` (it keeps the generator's
+- *clean*: ``ml.demo.build_frames(..., bad_rows=False)`` (it keeps the generator's
   other mess: corrections, cancellations, leading zeros);
 - *hostile*: the same frames plus injected rows of every bad-row class of docs/rules.md §4,
   an empty U file, cd_Datei rows with no rows at all, and rows in an unknown file.
@@ -30,7 +30,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from ml.demo_data import build_frames
+from ml.demo import build_frames
 from ml.source import write_source_db
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -135,7 +135,7 @@ def _load_source(env, tmp_path) -> None:
 
     from ml.config import load_settings
     from ml.db_sqlserver import open_sqlserver_database, sqlserver_config
-    from ml.demo_data import generate
+    from ml.demo import generate
 
     duck_env = {k: v for k, v in env.items() if k not in ("FA_ENGINE", "FA_DBT_TARGET")}
     duck_env["FA_SOURCE_DB"] = str(tmp_path / "provisionen.duckdb")

@@ -49,3 +49,17 @@ def test_bad_end_date_names_the_option(tmp_path, monkeypatch):
     assert "Error: --end-date: '2025-13-01' is not a date (expected YYYY-MM-DD)" in \
         result.output.splitlines()
     assert not (tmp_path / "src.duckdb").exists()
+
+
+def test_bad_hazard_profile_is_one_error_line(tmp_path, monkeypatch):
+    result = run(tmp_path, monkeypatch, "--depots", "20", "--hazard-profile", "nope")
+    assert result.exit_code == 2
+    assert result.output.splitlines()[-1] == \
+        "Error: Invalid value for '--hazard-profile': 'nope' is not one of alt, default"
+    assert not (tmp_path / "src.duckdb").exists()
+
+
+def test_alt_profile_is_recorded_in_the_summary(tmp_path, monkeypatch):
+    result = run(tmp_path, monkeypatch, "--depots", "30", "--days", "40", "--hazard-profile", "alt")
+    assert result.exit_code == 0, result.output
+    assert "hazard_profile       alt" in result.stdout.splitlines()

@@ -1,4 +1,4 @@
-"""The demo world generator (ml/demo_data.py): determinism, schema, every mess item, the
+"""The demo world generator (ml/demo/): determinism, schema, every mess item, the
 bad-row switch and the planted signal, on tiny worlds.
 
 The bad-row classifier below is written from docs/rules.md §1 and §4 alone (plain pandas),
@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ml import demo_data as dd
+from ml import demo as dd
 from ml.config import load_settings
 from ml.source import SOURCE_TABLES
 
@@ -369,3 +369,63 @@ def test_tiny_worlds_and_holiday_end_dates_work(depots, days, end):
     if end == date(2025, 12, 28):        # 24-26 Dec are holidays, 27/28 a weekend
         assert last == np.datetime64("2025-12-23")
     assert f["cd_Saldo"]["Depot_Number"].notna().any()
+
+
+# ----------------------------------------------------------------- world v2
+
+
+def test_house_funds_are_held_and_bought_by_a_share_of_depots(clean_world):
+    house = set(dd.DEFAULT_HOUSE_ISINS)
+    pos = clean_world["cd_Bestand"]
+    holders = pos[pos["ISIN"].astype(str).isin(house)]["Depot_Number"].nunique()
+    assert 0.1 < holders / pos["Depot_Number"].nunique() < 0.6
+    o = clean_world["cd_Order"]
+    buys = o[(o["OrderType"].astype(str) == "Purchase") & o["ISIN"].astype(str).isin(house)]
+    assert buys["Depot_Number"].nunique() >= 10
+
+
+def test_pay_day_deposits_come_on_the_first_business_day(clean_world):
+    b = clean_world["cd_Buchung"]
+    dep = b[(b["Booking_Type"].astype(str) == "Deposit") & b["Remark"].isna().eq(False)]
+    d = pd.to_datetime(dep["Booking_Date"])
+    bdays = pd.to_datetime(dd.build_calendar(200, END))
+    first = set(pd.Series(bdays).groupby(bdays.to_period("M")).min())
+    on_first = d.isin(first)
+    # Pay-day transfers make the month's first business day the busiest deposit day by far.
+    per_day = dep.groupby(d).size()
+    assert per_day[per_day.index.isin(first)].mean() > 3 * per_day[~per_day.index.isin(first)].mean()
+    assert on_first.sum() > 100
+
+
+def test_hazard_terms_by_hand():
+    t = dd.hazard_terms(dep30=np.array([1000.0]), cash_share=np.array([0.5]),
+                        buys30=np.array([7]), new90=np.array([1]), canc30=np.array([0]),
+                        ew_dep=np.array([np.e * 1000 - 1000]), days_since_dep=np.array([5.0]),
+                        buys365=np.array([np.e - 1]), tenure_days=np.array([120.0]),
+                        house_pos=np.array([3]), house_buys90=np.array([1]),
+                        idle_growth=np.array([-50.0]), momentum=0.2, payday=1.0, january=0.0,
+                        q4=1.0, latent=np.array([0.3]))
+    expect = {"log_deposit_30d": np.log(2), "cash_share": 0.5, "buys_30d": 5,
+              "new_isins_90d": 1, "cancels_30d": 0, "inflow_recency": 1.0,
+              "fresh_deposit": np.exp(-1), "buys_365d": 1.0, "young_account": np.exp(-1),
+              "house_positions": 2, "house_buys_90d": 1, "idle_cash_growth": 0.0,
+              "market_momentum": 2.0, "payday": 1.0, "january": 0.0, "q4": 1.0,
+              "cash_x_recency": 0.5, "latent": 0.3}
+    for k, v in expect.items():
+        assert np.allclose(t[k], v), k
+    w = dd.HAZARD_PROFILES["default"]
+    eta = dd.hazard_logit(t, w)
+    assert np.allclose(eta, w["intercept"] + sum(w[k] * v for k, v in expect.items()))
+
+
+def test_profiles_differ_and_a_bad_profile_is_refused():
+    a, b = dd.HAZARD_PROFILES["default"], dd.HAZARD_PROFILES["alt"]
+    assert set(a) == set(b)
+    assert b["inflow_recency"] < a["inflow_recency"] / 2
+    assert b["house_positions"] > 1.5 * a["house_positions"]
+    assert b["young_account"] > 1.5 * a["young_account"]
+    with pytest.raises(ValueError, match="unknown hazard profile"):
+        dd.build_world(10, 60, 1, END, TARGETS, hazard_profile="nope")
+    x = dd.build_frames(80, 60, 3, END, TARGETS, hazard_profile="alt")["cd_Order"]
+    y = dd.build_frames(80, 60, 3, END, TARGETS)["cd_Order"]
+    assert not x.equals(y)
