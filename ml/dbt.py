@@ -10,17 +10,12 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from datetime import date
 from typing import Any, Mapping, Sequence
 
 from ml.config import DBT_PROJECT_DIR, Settings
 from ml.errors import DbtFailed
-
-
-def log(message: str) -> None:
-    """Progress to stderr (stdout carries results)."""
-    print(message, file=sys.stderr, flush=True)
+from ml.log import log
 
 
 def dbt_vars(settings: Settings, start: date | None = None, end: date | None = None,

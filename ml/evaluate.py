@@ -18,7 +18,7 @@ import pandas as pd
 from ml.config import Settings
 from ml.dataset import check_horizons, complete, label_column, label_horizon, load_window, matrix
 from ml.db import open_target
-from ml.dbt import log
+from ml.log import log
 from ml.errors import BadInput, DataError
 from ml.metrics import bootstrap_intervals, expected_calibration_error, headline
 from ml import registry

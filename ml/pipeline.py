@@ -15,7 +15,8 @@ from datetime import date, timedelta
 from typing import Any
 
 from ml.config import Settings
-from ml.dbt import dbt_vars, log, parse_manifest, run_dbt
+from ml.dbt import dbt_vars, parse_manifest, run_dbt
+from ml.log import log
 from ml.errors import BadInput, DataError
 
 CHUNK_MONTHS = 3  # months per `dbt run` of a backfill when the universe cannot be estimated

@@ -31,7 +31,7 @@ import pandas as pd
 from ml.config import QCThresholds, Settings
 from ml.dataset import label_column, label_horizon, score_date_range
 from ml.db import SCHEMA, Database, open_target
-from ml.dbt import log
+from ml.log import log
 from ml import registry
 
 QC_DAILY = "FA_QC_DAILY"

@@ -21,7 +21,7 @@ import pandas as pd
 
 from ml.config import PROJECT_ROOT, Settings
 from ml.dataset import min_training_days
-from ml.dbt import log
+from ml.log import log
 from ml.errors import DataError, FAError, StepTimeout, EXIT_QC_ALERT, EXIT_UNEXPECTED
 
 ORCHESTRATE = PROJECT_ROOT / "orchestrate.py"

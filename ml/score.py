@@ -19,7 +19,7 @@ import pandas as pd
 from ml.config import Settings
 from ml.dataset import load_day, matrix, score_date_range
 from ml.db import SCHEMA, Database, open_target
-from ml.dbt import log
+from ml.log import log
 from ml.errors import DataError
 from ml import reasons, registry, runlog
 

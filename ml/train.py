@@ -22,7 +22,7 @@ from ml.config import Settings
 from ml.dataset import (FEATURES, Windows, check_features, check_horizons, label_horizon, load_window,
                         matrix, split)
 from ml.db import open_target
-from ml.dbt import log
+from ml.log import log
 from ml.errors import BadInput, DataError
 from ml.metrics import average_precision, evaluate, headline
 from ml.model import Calibrator, Model, xgb

@@ -56,7 +56,8 @@ def orchestrate(*args: str) -> None:
 
 def main() -> int:
     from ml.config import load_settings
-    from ml.dbt import dbt_vars, log, run_dbt
+    from ml.dbt import dbt_vars, run_dbt
+    from ml.log import log
     from ml.errors import FAError
 
     os.environ["FA_ENGINE"] = "duckdb"  # the lineage is engine-independent; DuckDB is offline

@@ -26,7 +26,7 @@ def default_path(settings: Settings, day: date) -> Path:
 
 def write_report(settings: Settings, day: date | None = None, out: Path | None = None) -> dict[str, Any]:
     """Read the tables, build the page and write it (atomically); returns a summary."""
-    from ml.dbt import log
+    from ml.log import log
     from ml.report_html.data import read_report_data
     from ml.report_html.page import SECTIONS, build_page
 
