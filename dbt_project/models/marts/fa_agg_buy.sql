@@ -131,12 +131,7 @@ features as (
         u.Depot_Number,
         cast(u.r_buys_7d as {{ t_int() }}) as Buys_7d,
         cast(u.r_buys_30d as {{ t_int() }}) as Buys_30d,
-        cast(case
-            when u.r_last_buy_unc >= u.r_last_buy_canc and u.r_last_buy_unc > 0
-                then {{ day_number('u.Score_Date') }} - u.r_last_buy_unc
-            when u.r_last_buy_canc > 0
-                then {{ day_number('u.Score_Date') }} - u.r_last_buy_canc
-        end as {{ t_int() }}) as Last_Buy_Days,
+        {{ recency_days('u.Score_Date', 'u.r_last_buy_unc', 'u.r_last_buy_canc') }} as Last_Buy_Days,
         case
             when u.r_ticket_n_90d > 0 then {{ safe_divide('u.r_ticket_sum_90d', 'u.r_ticket_n_90d') }}
         end as Avg_Ticket_90d,
@@ -153,7 +148,26 @@ features as (
         case
             when u.r_orders_30d > 0 then {{ safe_divide('u.r_cancelled_30d', 'u.r_orders_30d') }}
         end as CancelRate_30d,
-        cast(case when u.r_target_active = 0 then 1 else 0 end as {{ t_int() }}) as Pre_First_Target
+        cast(case when u.r_target_active = 0 then 1 else 0 end as {{ t_int() }}) as Pre_First_Target,
+        -- rules §7a, features v2 from orders and bookings (ml/features.py TRANSACTION_FEATURES)
+        cast(u.r_deposit_7d as {{ t_money() }}) as Deposit_7d,
+        cast(u.r_deposit_14d as {{ t_money() }}) as Deposit_14d,
+        cast(u.r_deposit_90d as {{ t_money() }}) as Deposit_90d,
+        {{ recency_days('u.Score_Date', 'u.r_last_deposit_unc', 'u.r_last_deposit_canc') }} as Days_Since_Deposit,
+        {{ deposit_decay('u.Score_Date', 'u.r_decay_even', 'u.r_decay_odd') }} as Deposit_Decay,
+        cast(u.r_withdrawal_30d as {{ t_money() }}) as Withdrawal_30d,
+        cast(u.r_sale_proceeds_30d as {{ t_money() }}) as Sales_Proceeds_30d,
+        cast(u.r_orders_90d as {{ t_int() }}) as Orders_90d,
+        cast(u.r_orders_365d as {{ t_int() }}) as Orders_365d,
+        cast(u.r_ticket_n_90d as {{ t_int() }}) as Buys_90d,
+        cast(u.r_buys_365d as {{ t_int() }}) as Buys_365d,
+        cast(u.r_sales_90d as {{ t_int() }}) as Sales_90d,
+        cast(u.r_sales_365d as {{ t_int() }}) as Sales_365d,
+        cast(u.r_isins_bought_90d as {{ t_int() }}) as Distinct_Isins_Bought_90d,
+        cast(u.r_isins_bought_365d as {{ t_int() }}) as Distinct_Isins_Bought_365d,
+        cast(u.r_target_sp_365d as {{ t_int() }}) as Target_SavingsPlan_365d,
+        cast(u.r_target_ti_365d as {{ t_int() }}) as Target_TransferIn_365d,
+        {{ recency_days('u.Score_Date', 'u.r_last_target_sp_unc', 'u.r_last_target_sp_canc') }} as Days_Since_Target_SavingsPlan
     from universe_state as u
 
 )
