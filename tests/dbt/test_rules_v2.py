@@ -18,7 +18,9 @@ from datetime import date
 import pytest
 
 from tests.dbt import reference
-from tests.dbt.harness import DbtHarness, Result, decimal_tolerances, require_dbt_models
+from tests.dbt.harness import (DbtHarness, Result, decimal_tolerances, engine_result,
+                               require_dbt_models)
+from tests.dbt.test_rules import agg, pick
 from tests.dbt.world import OTHER, OTHER2, OTHER3, World, known_by
 
 T1, T2 = "LU000DEMO015", "LU000DEMO023"
@@ -78,25 +80,8 @@ def v2_world() -> World:
 @pytest.fixture(scope="module", params=["reference", "dbt"])
 def res(request, tmp_path_factory) -> Result:
     """The v2 world's output tables, from dbt or from the reference implementation."""
-    w = v2_world()
-    with pytest.MonkeyPatch.context() as mp:
-        h = DbtHarness(tmp_path_factory.mktemp(f"rules_v2_{request.param}"), mp)
-        h.write_source(w.frames())
-        if request.param == "reference":
-            return Result(h.reference(START, END))
-        require_dbt_models()
-        h.dbt(START, END, command="build")   # models + data tests + unit tests
-        return Result(h.read(), h.column_types)
-
-
-def agg(res: Result, day: str, depot: str) -> dict:
-    row = res.agg(day, depot)
-    assert row is not None, f"no aggregate row for ({day}, {depot})"
-    return row
-
-
-def pick(row: dict, *cols: str) -> dict:
-    return {c: row[c] for c in cols}
+    return engine_result(request.param, tmp_path_factory.mktemp(f"rules_v2_{request.param}"),
+                         v2_world().frames(), START, END)
 
 
 def decay(*terms: tuple[float, int]) -> float:
