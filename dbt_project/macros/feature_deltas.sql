@@ -72,6 +72,21 @@
     {{ t_money() if kind == 'money' else ('decimal(38,10)' if kind == 'decay' else t_int()) }}
 {%- endmacro %}
 
+{#- sum(expr) of a delta column of this kind, optionally as a window (`over` = its OVER
+    clause), exact and fast: counts and day numbers are summed as doubles (exact below
+    2^53), money as integer cents in doubles, and cast back; on DuckDB a sum of INTEGER
+    or DECIMAL(18,2) is a 128-bit sum, several times slower in the many running sums of
+    int_feature_state. Decay terms stay DECIMAL(38,10) (rules §7a, *How exact*). -#}
+{% macro delta_sum(expr, kind, over='') -%}
+{%- if kind == 'int' -%}
+cast(sum(cast({{ expr }} as {{ t_double() }})) {{ over }} as {{ t_int() }})
+{%- elif kind == 'money' -%}
+cast(sum(cast({{ expr }} * 100 as {{ t_double() }})) {{ over }} / 100 as {{ t_money() }})
+{%- else -%}
+cast(sum({{ expr }}) {{ over }} as {{ delta_type(kind) }})
+{%- endif -%}
+{%- endmacro %}
+
 {#- The select list of one delta row of the family `model`: Depot_Number, Delta_Date, then
     the family's delta columns, taking `values[name]` (an SQL expression) or 0. -#}
 {% macro delta_select_list(depot, delta_date, values, model) -%}
@@ -125,7 +140,7 @@ select
     s.Depot_Number,
     d.Delta_Date
     {%- for name, kind in family_delta_columns(model) %},
-    cast(coalesce(sum(d.{{ name }}), 0) as {{ delta_type(kind) }}) as {{ name }}
+    coalesce({{ delta_sum('d.' ~ name, kind) }}, 0) as {{ name }}
     {%- endfor %},
     s.Sig_Rows,
     s.Sig_Hash
@@ -144,11 +159,6 @@ group by s.Depot_Number, d.Delta_Date, s.Sig_Rows, s.Sig_Hash
 {%- set rels = [] %}
 {%- for model in models %}{% do rels.append(sibling(model)) %}{% endfor %}
 {{- delete_changed_depots(depot_signatures(rels)) }}
-{%- endmacro %}
-
-{#- The running-total window over a depot's delta stream (ROWS frame, never RANGE). -#}
-{% macro running_total() -%}
-    over (partition by Depot_Number order by Stream_Date rows between unbounded preceding and current row)
 {%- endmacro %}
 
 {#- The first day a transaction of day `date_col` no longer counts for a window of n days
