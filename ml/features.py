@@ -24,7 +24,26 @@ CORE_FEATURES: tuple[str, ...] = (
 )
 
 # Features v2 from orders and bookings (windowed delta streams): docs/rules.md §7a.
-TRANSACTION_FEATURES: tuple[str, ...] = ()
+TRANSACTION_FEATURES: tuple[str, ...] = (
+    "Deposit_7d",
+    "Deposit_14d",
+    "Deposit_90d",
+    "Days_Since_Deposit",
+    "Deposit_Decay",
+    "Withdrawal_30d",
+    "Sales_Proceeds_30d",
+    "Orders_90d",
+    "Orders_365d",
+    "Buys_90d",
+    "Buys_365d",
+    "Sales_90d",
+    "Sales_365d",
+    "Distinct_Isins_Bought_90d",
+    "Distinct_Isins_Bought_365d",
+    "Target_SavingsPlan_365d",
+    "Target_TransferIn_365d",
+    "Days_Since_Target_SavingsPlan",
+)
 
 # Features v2 from holdings, tenure, the fund house and co-occurrence: docs/rules.md §7b.
 HOLDINGS_FEATURES: tuple[str, ...] = ()

@@ -275,7 +275,15 @@ OUTPUT_TYPES = {
         "Last_Buy_Days": "INT", "Avg_Ticket_90d": ("FLOAT", "DECIMAL"), "Cash": "DECIMAL(18,2)",
         "Portfolio_Value": "DECIMAL(18,2)", "Cash_Ratio": "FLOAT", "Deposit_30d_eff": "DECIMAL(18,2)",
         "Turnover_30d": "DECIMAL(18,2)", "Pos_Count": "INT", "NewRefs_90d": "INT",
-        "CancelRate_30d": "FLOAT", "Pre_First_Target": "INT"},
+        "CancelRate_30d": "FLOAT", "Pre_First_Target": "INT",
+        # docs/rules.md §7a (features v2 from orders and bookings)
+        **{c: "DECIMAL(18,2)" for c in ("Deposit_7d", "Deposit_14d", "Deposit_90d",
+                                         "Withdrawal_30d", "Sales_Proceeds_30d")},
+        "Deposit_Decay": "FLOAT",
+        **{c: "INT" for c in ("Days_Since_Deposit", "Orders_90d", "Orders_365d", "Buys_90d",
+                               "Buys_365d", "Sales_90d", "Sales_365d", "Distinct_Isins_Bought_90d",
+                               "Distinct_Isins_Bought_365d", "Target_SavingsPlan_365d",
+                               "Target_TransferIn_365d", "Days_Since_Target_SavingsPlan")}},
     "CD_FA_LABELS_": {"Score_Date": "DATE", "Depot_Number": "VARCHAR", "first_buy_date": "DATE",
                       "label_T*": "INT"},
 }

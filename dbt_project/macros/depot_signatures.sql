@@ -48,16 +48,19 @@ cast(hash({{ columns | join(', ') }}) % 1000000007 as bigint)
     group by Signature_Depot
 {%- endmacro %}
 
-{#- The signature of each depot's transactions over both transaction tables (the
-    signatures their rows were computed from). Columns: Depot_Number, Sig_Rows, Sig_Hash. -#}
-{% macro transaction_signatures(orders, bookings) -%}
+{#- The signature of each depot over per-depot tables with Sig_Rows / Sig_Hash (each holds
+    one signature per depot: the one its rows were computed from), e.g. both transaction
+    tables. Columns: Depot_Number, Sig_Rows, Sig_Hash. -#}
+{% macro depot_signatures(relations) -%}
     select Depot_Number, cast(sum(Sig_Rows) as bigint) as Sig_Rows, cast(sum(Sig_Hash) as bigint) as Sig_Hash
     from (
-        select distinct Depot_Number, Sig_Rows, Sig_Hash from {{ orders }}
+        {%- for rel in relations %}
+        select distinct Depot_Number, Sig_Rows, Sig_Hash from {{ rel }}
+        {%- if not loop.last %}
 
         union all
-
-        select distinct Depot_Number, Sig_Rows, Sig_Hash from {{ bookings }}
+        {% endif %}
+        {%- endfor %}
     ) as parts
     group by Depot_Number
 {%- endmacro %}

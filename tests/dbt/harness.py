@@ -137,6 +137,21 @@ def require_dbt_models() -> None:
         pytest.skip(f"no dbt models yet in {MARTS_DIR}")
 
 
+def engine_result(engine: str, root: Path, frames: Mapping[str, pd.DataFrame], start: date,
+                  end: date) -> "Result":
+    """A hand-built world's output tables for Score_Dates start..end, computed by ``engine``:
+    "reference" (tests/dbt/reference.py) or "dbt" (`dbt build`: models, data tests and
+    unit tests). The rule tests run every test against both."""
+    with pytest.MonkeyPatch.context() as mp:
+        h = DbtHarness(root, mp)
+        h.write_source(frames)
+        if engine == "reference":
+            return Result(h.reference(start, end))
+        require_dbt_models()
+        h.dbt(start, end, command="build")
+        return Result(h.read(), h.column_types)
+
+
 class Result:
     """Output tables indexed for lookups in tests (values as plain Python: None = NULL)."""
 

@@ -60,6 +60,14 @@ AGG_COLUMNS = [
     "Cash", "Portfolio_Value", "Cash_Ratio", "Deposit_30d_eff", "Turnover_30d", "Pos_Count",
     "NewRefs_90d", "CancelRate_30d", "Pre_First_Target",
 ]
+# docs/rules.md §7a: features v2 from orders and bookings, after AGG_COLUMNS.
+TRANSACTION_V2_COLUMNS = [
+    "Deposit_7d", "Deposit_14d", "Deposit_90d", "Days_Since_Deposit", "Deposit_Decay",
+    "Withdrawal_30d", "Sales_Proceeds_30d", "Orders_90d", "Orders_365d", "Buys_90d",
+    "Buys_365d", "Sales_90d", "Sales_365d", "Distinct_Isins_Bought_90d",
+    "Distinct_Isins_Bought_365d", "Target_SavingsPlan_365d", "Target_TransferIn_365d",
+    "Days_Since_Target_SavingsPlan",
+]
 DQ_COLUMNS = ["Datei_Datum", "Source_Table", "Reason", "Row_Count"]
 
 
@@ -487,13 +495,70 @@ def _effective(orders: pd.DataFrame, min_cents: int) -> pd.Series:
     return (orders["type"] == "Purchase") & (orders["amount"] >= min_cents)
 
 
+DECAY_HALF_LIFE_DAYS = 10     # rules §7a Deposit_Decay
+
+
+def transaction_features_v2(d: pd.Timestamp, act: pd.DataFrame, eff: pd.DataFrame,
+                            dep: pd.DataFrame, isins: set[str]) -> dict[str, dict[str, Any]]:
+    """rules §7a for one Score_Date: {depot: {column: value}} for depots with any input.
+
+    act: orders active as of D; eff: their effective buys; dep: bookings active as of D.
+    Depots missing from the result take :func:`transaction_v2_empty`.
+    """
+    out: dict[str, dict[str, Any]] = {}
+
+    def put(col: str, values: Mapping[str, Any]) -> None:
+        for depot, v in values.items():
+            out.setdefault(depot, transaction_v2_empty())[col] = v
+
+    deposits = dep[dep["type"] == "Deposit"]
+    for n in (7, 14, 90):
+        w = deposits[_in_window(deposits["date"], d, n)]
+        put(f"Deposit_{n}d", {k: int(v) / 100.0 for k, v in w.groupby("depot")["amount"].sum().items()})
+    put("Days_Since_Deposit", {k: (d - v).days for k, v in deposits.groupby("depot")["date"].max().items()})
+    w90 = deposits[_in_window(deposits["date"], d, 90)]
+    decay: dict[str, float] = {}
+    for depot, cents, day in zip(w90["depot"], w90["amount"], w90["date"]):
+        decay[depot] = decay.get(depot, 0.0) + int(cents) / 100.0 * 0.5 ** (
+            (d - day).days / DECAY_HALF_LIFE_DAYS)
+    put("Deposit_Decay", decay)
+    wd = dep[(dep["type"] == "Withdrawal") & _in_window(dep["date"], d, 30)]
+    put("Withdrawal_30d", {k: sum(abs(int(c)) for c in g) / 100.0
+                           for k, g in wd.groupby("depot")["amount"]})
+    sales = act[act["type"] == "Sale"]
+    s30 = sales[_in_window(sales["date"], d, 30)]
+    put("Sales_Proceeds_30d", {k: int(v) / 100.0 for k, v in s30.groupby("depot")["amount"].sum().items()})
+    target_sp = act[(act["type"] == "SavingsPlan") & act["isin"].isin(isins)]
+    target_ti = act[(act["type"] == "TransferIn") & act["isin"].isin(isins)]
+    for n in (90, 365):
+        put(f"Orders_{n}d", act[_in_window(act["date"], d, n)].groupby("depot").size().to_dict())
+        put(f"Buys_{n}d", eff[_in_window(eff["date"], d, n)].groupby("depot").size().to_dict())
+        put(f"Sales_{n}d", sales[_in_window(sales["date"], d, n)].groupby("depot").size().to_dict())
+        put(f"Distinct_Isins_Bought_{n}d",
+            eff[_in_window(eff["date"], d, n)].groupby("depot")["isin"].nunique().to_dict())
+    put("Target_SavingsPlan_365d",
+        target_sp[_in_window(target_sp["date"], d, 365)].groupby("depot").size().to_dict())
+    put("Target_TransferIn_365d",
+        target_ti[_in_window(target_ti["date"], d, 365)].groupby("depot").size().to_dict())
+    put("Days_Since_Target_SavingsPlan",
+        {k: (d - v).days for k, v in target_sp.groupby("depot")["date"].max().items()})
+    return out
+
+
+def transaction_v2_empty() -> dict[str, Any]:
+    """rules §7a on an empty history: counts and sums 0, recencies NULL."""
+    return {c: (None if c.startswith("Days_Since") else 0.0 if c in (
+        "Deposit_7d", "Deposit_14d", "Deposit_90d", "Deposit_Decay", "Withdrawal_30d",
+        "Sales_Proceeds_30d") else 0) for c in TRANSACTION_V2_COLUMNS}
+
+
 def features_for_day(d: pd.Timestamp, orders: pd.DataFrame, bookings: pd.DataFrame,
                      saldo: pd.DataFrame, bestand: pd.DataFrame, b_files: pd.DataFrame,
                      isins: set[str], min_cents: int) -> pd.DataFrame:
     """The aggregate rows of one Score_Date (rules §6, §7); empty if no B file <= D."""
     earlier = b_files[b_files["datum"] <= d]
     if earlier.empty:
-        return pd.DataFrame(columns=AGG_COLUMNS)
+        return pd.DataFrame(columns=AGG_COLUMNS + TRANSACTION_V2_COLUMNS)
     asof = earlier.sort_values("datum").iloc[-1]["Datei_ID"]
     sal = saldo[saldo["Datei_ID"] == asof].set_index("depot")
     pos = bestand[bestand["Datei_ID"] == asof]
@@ -527,6 +592,7 @@ def features_for_day(d: pd.Timestamp, orders: pd.DataFrame, bookings: pd.DataFra
                 .groupby("depot")["tn"].nunique())
     target = eff[eff["isin"].isin(isins) & (eff["date"] <= d)]
     has_target = set(target["depot"])
+    v2 = transaction_features_v2(d, act, eff, dep, isins)
 
     out = []
     for depot in depots:
@@ -550,8 +616,9 @@ def features_for_day(d: pd.Timestamp, orders: pd.DataFrame, bookings: pd.DataFra
             "NewRefs_90d": int(newrefs.get(depot, 0)),
             "CancelRate_30d": (int(k30_canc.get(depot, 0)) / n30) if n30 else None,
             "Pre_First_Target": 0 if depot in has_target else 1,
+            **v2.get(depot, transaction_v2_empty()),
         })
-    return pd.DataFrame(out, columns=AGG_COLUMNS)
+    return pd.DataFrame(out, columns=AGG_COLUMNS + TRANSACTION_V2_COLUMNS)
 
 
 # ------------------------------------------------------------------------------ labels
@@ -608,7 +675,8 @@ def build(frames: Mapping[str, pd.DataFrame], fund: Any, start: date, end: date)
                                      valid["cd_Bestand"], b_files, isins, min_cents))
         d += pd.Timedelta(days=1)
     days = [x for x in days if not x.empty]
-    agg = (pd.concat(days, ignore_index=True) if days else pd.DataFrame(columns=AGG_COLUMNS))
+    agg = (pd.concat(days, ignore_index=True) if days
+           else pd.DataFrame(columns=AGG_COLUMNS + TRANSACTION_V2_COLUMNS))
     agg = agg.sort_values(["Score_Date", "Depot_Number"]).reset_index(drop=True)
     labels = labels_for(agg, orders, isins, min_cents, fund.horizons, horizon)
     return Tables(agg=agg, labels=labels, dq=dq,

@@ -18,7 +18,7 @@ from datetime import date
 import pytest
 
 from tests.dbt import reference
-from tests.dbt.harness import DbtHarness, Result, require_dbt_models
+from tests.dbt.harness import DbtHarness, Result, engine_result, require_dbt_models
 from tests.dbt.world import OTHER, OTHER2, OTHER3, World
 
 T1, T2 = "LU000DEMO015", "LU000DEMO023"
@@ -271,15 +271,8 @@ EXPECTED_DQ = {
 @pytest.fixture(scope="module", params=["reference", "dbt"])
 def res(request, tmp_path_factory) -> Result:
     """The rule world's output tables, from dbt or from the reference implementation."""
-    w = rule_world()
-    with pytest.MonkeyPatch.context() as mp:
-        h = DbtHarness(tmp_path_factory.mktemp(f"rules_{request.param}"), mp)
-        h.write_source(w.frames())
-        if request.param == "reference":
-            return Result(h.reference(START, END))
-        require_dbt_models()
-        h.dbt(START, END, command="build")   # models + data tests + unit tests
-        return Result(h.read(), h.column_types)
+    return engine_result(request.param, tmp_path_factory.mktemp(f"rules_{request.param}"),
+                         rule_world().frames(), START, END)
 
 
 def agg(res: Result, day: str, depot: str) -> dict:

@@ -8,8 +8,8 @@ for rows that were unknown_file, an earlier-dated delivery turns a stored first 
 into a repeated_transaction, a row is removed from a stored file, rows without a Datei_ID
 or a Transaction_Number appear. The incremental run must give the same row tables as a
 build from scratch on the changed source, and the marts must agree with the reference.
-The transactions and feature deltas, kept per depot, must equal the build from scratch too.
-int_booking_rows, int_booking_transactions and int_feature_deltas are first put back into
+The transactions, the feature delta families and the feature state, kept per depot, must
+equal the build from scratch too. int_booking_rows, int_booking_transactions and int_deltas_recency are first put back into
 the shape of a release before this (no file state, hash or signature columns): the run
 must start them again from scratch instead of failing (an upgrade).
 """
@@ -31,7 +31,9 @@ pytestmark = pytest.mark.slow
 DAY = date(2025, 4, 30)
 ROW_TABLES = ("int_order_rows", "int_booking_rows")
 # kept between runs per depot (macros/depot_signatures.sql)
-DEPOT_TABLES = ("int_order_transactions", "int_booking_transactions", "int_feature_deltas")
+DEPOT_TABLES = ("int_order_transactions", "int_booking_transactions", "int_deltas_order_windows",
+                "int_deltas_booking_windows", "int_deltas_recency", "int_deltas_new_refs",
+                "int_deltas_distinct_isins", "int_feature_state")
 
 
 def _rows(db: Path) -> dict[str, pd.DataFrame]:
@@ -64,7 +66,7 @@ def _as_before_upgrade(db: Path) -> None:
     try:
         for table, columns in (("int_booking_rows", ("File_Status", "Datei_Typ", "Row_Hash", "Signature_Depot")),
                                ("int_booking_transactions", ("Sig_Rows", "Sig_Hash")),
-                               ("int_feature_deltas", ("Sig_Rows", "Sig_Hash"))):
+                               ("int_deltas_recency", ("Sig_Rows", "Sig_Hash"))):
             for column in columns:
                 con.execute(f"ALTER TABLE dbo.{table} DROP COLUMN {column}")
     finally:

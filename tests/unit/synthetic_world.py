@@ -71,6 +71,10 @@ def make_frames(depots: int = 300, days: int = 300, seed: int = 7,
         "CancelRate_30d": np.where(buys30 > 0, rng.random(n) * 0.1, np.nan),
         "Pre_First_Target": (day_idx <= first[dep_idx] - 1).astype(int),
     })
+    # Every other column of ml.features.FEATURES (features v2): noise without signal, so the
+    # ML steps find the columns the model list names.
+    for col in extra_features():
+        agg[col] = rng.normal(size=n)
     horizon_day = days - 1
     pre = agg[agg["Pre_First_Target"] == 1].copy()
     d_idx = day_idx[agg["Pre_First_Target"].to_numpy() == 1]
@@ -84,13 +88,21 @@ def make_frames(depots: int = 300, days: int = 300, seed: int = 7,
     return agg, labels
 
 
+def extra_features() -> list[str]:
+    """The model's feature columns beyond the twelve of FEATURE_TYPES (written as DOUBLE)."""
+    from ml.features import FEATURES
+
+    return [c for c in FEATURES if c not in FEATURE_TYPES]
+
+
 def write_tables(path, code: str = "DEMO", **kwargs) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Create dbo.CD_FA_AGG_BUY_<code> and dbo.CD_FA_LABELS_<code> in the DuckDB file ``path``."""
     agg, labels = make_frames(**kwargs)
     con = duckdb.connect(str(path))
     try:
         con.execute("CREATE SCHEMA IF NOT EXISTS dbo")
-        feats = ", ".join(f"CAST({c} AS {t}) AS {c}" for c, t in FEATURE_TYPES.items())
+        types = {**FEATURE_TYPES, **{c: "DOUBLE" for c in extra_features()}}
+        feats = ", ".join(f"CAST({c} AS {t}) AS {c}" for c, t in types.items())
         con.register("agg_df", agg)
         con.execute(
             f"CREATE OR REPLACE TABLE dbo.CD_FA_AGG_BUY_{code} AS SELECT CAST(Score_Date AS DATE) AS Score_Date, "

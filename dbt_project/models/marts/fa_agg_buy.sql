@@ -11,9 +11,8 @@
 -- Score_Date in [start_date, end_date] (rules §6, §7). The pre_hook deletes those dates
 -- first, so a rerun replaces whole days (append then adds them back).
 --
--- Windowed features are running sums over each depot's delta stream (int_feature_deltas):
--- the deltas dated before start_date are clamped onto start_date (their sum is the state
--- on that day), ROWS windows sum them up in date order on the (sparse) delta days, and
+-- Windowed and set-based features come from the running state of each depot's delta
+-- stream (int_feature_state: the state after each delta day, independent of the range):
 -- each universe row takes the state of its depot's latest delta day on or before it.
 {%- set cols = feature_delta_columns() %}
 with universe as (
@@ -22,9 +21,10 @@ with universe as (
 
 ),
 
-feature_deltas as (
+feature_state as (
 
-    select * from {{ ref('int_feature_deltas') }}
+    select * from {{ ref('int_feature_state') }}
+    where Delta_Date is not null and Delta_Date <= {{ end_date_sql() }}
 
 ),
 
@@ -34,50 +34,18 @@ universe_depots as (
 
 ),
 
-clamped_deltas as (
+depot_state as (
 
-    select
-        d.Depot_Number,
-        case when d.Delta_Date < {{ start_date_sql() }} then {{ start_date_sql() }} else d.Delta_Date end as Stream_Date
-        {%- for name, kind in cols %},
-        d.{{ name }}
-        {%- endfor %}
-    from feature_deltas as d
+    select s.*
+    from feature_state as s
     inner join universe_depots as u
-        on u.Depot_Number = d.Depot_Number
-    where d.Delta_Date <= {{ end_date_sql() }}
-
-),
-
-delta_stream as (
-
-    select
-        Depot_Number,
-        Stream_Date
-        {%- for name, kind in cols %},
-        sum({{ name }}) as {{ name }}
-        {%- endfor %}
-    from clamped_deltas
-    group by Depot_Number, Stream_Date
-
-),
-
-running as (
-
-    -- the state of every feature after the deltas of Stream_Date (sparse: delta days only)
-    select
-        Depot_Number,
-        Stream_Date
-        {%- for name, kind in cols %},
-        sum({{ name }}) {{ running_total() }} as {{ name | replace('d_', 'r_', 1) }}
-        {%- endfor %}
-    from delta_stream
+        on u.Depot_Number = s.Depot_Number
 
 ),
 
 stream_dates as (
 
-    select Depot_Number, Stream_Date, 1 as is_delta from delta_stream
+    select Depot_Number, Delta_Date as Stream_Date, 1 as is_delta from depot_state
 
     union all
 
@@ -118,9 +86,9 @@ universe_state as (
         on l.Depot_Number = u.Depot_Number
         and l.Score_Date = u.Score_Date
         and l.is_delta = 0
-    left join running as r
+    left join depot_state as r
         on r.Depot_Number = l.Depot_Number
-        and r.Stream_Date = l.last_delta_date
+        and r.Delta_Date = l.last_delta_date
 
 ),
 
@@ -131,12 +99,7 @@ features as (
         u.Depot_Number,
         cast(u.r_buys_7d as {{ t_int() }}) as Buys_7d,
         cast(u.r_buys_30d as {{ t_int() }}) as Buys_30d,
-        cast(case
-            when u.r_last_buy_unc >= u.r_last_buy_canc and u.r_last_buy_unc > 0
-                then {{ day_number('u.Score_Date') }} - u.r_last_buy_unc
-            when u.r_last_buy_canc > 0
-                then {{ day_number('u.Score_Date') }} - u.r_last_buy_canc
-        end as {{ t_int() }}) as Last_Buy_Days,
+        {{ recency_days('u.Score_Date', 'u.r_last_buy_unc', 'u.r_last_buy_canc') }} as Last_Buy_Days,
         case
             when u.r_ticket_n_90d > 0 then {{ safe_divide('u.r_ticket_sum_90d', 'u.r_ticket_n_90d') }}
         end as Avg_Ticket_90d,
@@ -153,7 +116,26 @@ features as (
         case
             when u.r_orders_30d > 0 then {{ safe_divide('u.r_cancelled_30d', 'u.r_orders_30d') }}
         end as CancelRate_30d,
-        cast(case when u.r_target_active = 0 then 1 else 0 end as {{ t_int() }}) as Pre_First_Target
+        cast(case when u.r_target_active = 0 then 1 else 0 end as {{ t_int() }}) as Pre_First_Target,
+        -- rules §7a, features v2 from orders and bookings (ml/features.py TRANSACTION_FEATURES)
+        cast(u.r_deposit_7d as {{ t_money() }}) as Deposit_7d,
+        cast(u.r_deposit_14d as {{ t_money() }}) as Deposit_14d,
+        cast(u.r_deposit_90d as {{ t_money() }}) as Deposit_90d,
+        {{ recency_days('u.Score_Date', 'u.r_last_deposit_unc', 'u.r_last_deposit_canc') }} as Days_Since_Deposit,
+        {{ deposit_decay('u.Score_Date', 'u.r_decay_even', 'u.r_decay_odd') }} as Deposit_Decay,
+        cast(u.r_withdrawal_30d as {{ t_money() }}) as Withdrawal_30d,
+        cast(u.r_sale_proceeds_30d as {{ t_money() }}) as Sales_Proceeds_30d,
+        cast(u.r_orders_90d as {{ t_int() }}) as Orders_90d,
+        cast(u.r_orders_365d as {{ t_int() }}) as Orders_365d,
+        cast(u.r_ticket_n_90d as {{ t_int() }}) as Buys_90d,
+        cast(u.r_buys_365d as {{ t_int() }}) as Buys_365d,
+        cast(u.r_sales_90d as {{ t_int() }}) as Sales_90d,
+        cast(u.r_sales_365d as {{ t_int() }}) as Sales_365d,
+        cast(u.r_isins_bought_90d as {{ t_int() }}) as Distinct_Isins_Bought_90d,
+        cast(u.r_isins_bought_365d as {{ t_int() }}) as Distinct_Isins_Bought_365d,
+        cast(u.r_target_sp_365d as {{ t_int() }}) as Target_SavingsPlan_365d,
+        cast(u.r_target_ti_365d as {{ t_int() }}) as Target_TransferIn_365d,
+        {{ recency_days('u.Score_Date', 'u.r_last_target_sp_unc', 'u.r_last_target_sp_canc') }} as Days_Since_Target_SavingsPlan
     from universe_state as u
 
 )

@@ -1,0 +1,84 @@
+-- The raw feature state of every depot after each of its delta days: the running sums of
+-- every delta column of int_feature_deltas (all families) in Delta_Date order, one row per
+-- (Depot_Number, Delta_Date). The state on a Score_Date D is the row of the depot's latest
+-- Delta_Date <= D (fa_agg_buy turns it into features). Like the deltas, the state does not
+-- depend on the run's date range, so it is computed once per change of a depot, not per
+-- run or backfill chunk.
+--
+-- Kept between runs per depot: a run recomputes the depots whose signature over
+-- int_order_transactions and int_booking_transactions (the inputs of every family)
+-- differs from the one stored here; a depot without any delta keeps one row with
+-- Delta_Date NULL.
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        pre_hook="{{ family_pre_hook(['int_order_transactions', 'int_booking_transactions']) }}",
+        on_schema_change='append_new_columns',
+    )
+}}
+{%- set cols = feature_delta_columns() %}
+{%- set incremental = is_incremental() and stored_with_columns(this, ['Sig_Rows', 'Sig_Hash']) %}
+with signatures as (
+
+    {{ depot_signatures([ref('int_order_transactions'), ref('int_booking_transactions')]) }}
+
+),
+{%- if incremental %}
+
+changed as (
+
+    {{ changed_depots('signatures', this) }}
+
+),
+{%- endif %}
+
+feature_deltas as (
+
+    select * from {{ ref('int_feature_deltas') }}
+    {%- if incremental %}
+    where Depot_Number in (select Depot_Number from changed)
+    {%- endif %}
+
+),
+
+daily_deltas as (
+
+    select
+        Depot_Number,
+        Delta_Date
+        {%- for name, kind in cols %},
+        {{ delta_sum(name, kind) }} as {{ name }}
+        {%- endfor %}
+    from feature_deltas
+    group by Depot_Number, Delta_Date
+
+),
+
+running as (
+
+    select
+        Depot_Number,
+        Delta_Date
+        {%- for name, kind in cols %},
+        {{ delta_sum(name, kind, 'over (partition by Depot_Number order by Delta_Date rows between unbounded preceding and current row)') }}
+            as {{ name | replace('d_', 'r_', 1) }}
+        {%- endfor %}
+    from daily_deltas
+
+)
+
+select
+    s.Depot_Number,
+    r.Delta_Date
+    {%- for name, kind in cols %},
+    cast(coalesce(r.{{ name | replace('d_', 'r_', 1) }}, 0) as {{ delta_type(kind) }}) as {{ name | replace('d_', 'r_', 1) }}
+    {%- endfor %},
+    s.Sig_Rows,
+    s.Sig_Hash
+from signatures as s
+left join running as r
+    on r.Depot_Number = s.Depot_Number
+{%- if incremental %}
+where s.Depot_Number in (select Depot_Number from changed)
+{%- endif %}
