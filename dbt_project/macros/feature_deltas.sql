@@ -97,40 +97,6 @@ cast(sum({{ expr }}) {{ over }} as {{ delta_type(kind) }})
     {%- endfor %}
 {%- endmacro %}
 
-{#- The import CTEs of a family model, kept between runs per depot: `signatures` (the
-    current signature of every depot over `inputs`, macros/depot_signatures.sql), on an
-    incremental run `changed` (the depots whose signature differs from the one stored
-    with their rows in {{ this }}), and one CTE per input (cte name -> model name) with the
-    rows of the changed depots only (all rows on a full build). -#}
-{% macro family_imports(inputs, incremental) -%}
-signatures as (
-
-    {%- set rels = [] %}
-    {%- for model in inputs.values() %}{% do rels.append(ref(model)) %}{% endfor %}
-    {{ depot_signatures(rels) }}
-
-),
-{%- if incremental %}
-
-changed as (
-
-    {{ changed_depots('signatures', this) }}
-
-),
-{%- endif %}
-{%- for cte, model in inputs.items() %}
-
-{{ cte }} as (
-
-    select * from {{ ref(model) }}
-    {%- if incremental %}
-    where Depot_Number in (select Depot_Number from changed)
-    {%- endif %}
-
-){{ ',' if not loop.last }}
-{%- endfor %}
-{%- endmacro %}
-
 {#- The final select of a family model: the deltas of CTE `deltas` summed per (depot, day),
     with the depot's signature; a depot of `signatures` without any delta gets one row
     with Delta_Date NULL and zeros, so that its stored signature shows it is up to date
@@ -151,14 +117,6 @@ left join deltas as d
 where s.Depot_Number in (select Depot_Number from changed)
 {%- endif %}
 group by s.Depot_Number, d.Delta_Date, s.Sig_Rows, s.Sig_Hash
-{%- endmacro %}
-
-{#- config() pre_hook of a family model over these input models: delete the stored rows
-    of the depots whose signature changed (macros/depot_signatures.sql). -#}
-{% macro family_pre_hook(models) -%}
-{%- set rels = [] %}
-{%- for model in models %}{% do rels.append(sibling(model)) %}{% endfor %}
-{{- delete_changed_depots(depot_signatures(rels)) }}
 {%- endmacro %}
 
 {#- The first day a transaction of day `date_col` no longer counts for a window of n days

@@ -9,9 +9,7 @@ into a repeated_transaction, a row is removed from a stored file, rows without a
 or a Transaction_Number appear. The incremental run must give the same row tables as a
 build from scratch on the changed source, and the marts must agree with the reference.
 The transactions, the feature delta families and the feature state, kept per depot, must
-equal the build from scratch too. int_booking_rows, int_booking_transactions and int_deltas_recency are first put back into
-the shape of a release before this (no file state, hash or signature columns): the run
-must start them again from scratch instead of failing (an upgrade).
+equal the build from scratch too.
 """
 
 from __future__ import annotations
@@ -30,7 +28,7 @@ pytestmark = pytest.mark.slow
 
 DAY = date(2025, 4, 30)
 ROW_TABLES = ("int_order_rows", "int_booking_rows")
-# kept between runs per depot (macros/depot_signatures.sql)
+# kept between runs per depot (macros/incremental/depot_signatures.sql)
 DEPOT_TABLES = ("int_order_transactions", "int_booking_transactions", "int_deltas_order_windows",
                 "int_deltas_booking_windows", "int_deltas_recency", "int_deltas_new_refs",
                 "int_deltas_distinct_isins", "int_feature_state")
@@ -55,22 +53,6 @@ def _rows(db: Path) -> dict[str, pd.DataFrame]:
 
 def _reasons(rows: pd.DataFrame, number: str) -> list[str]:
     return sorted(rows.loc[rows["Transaction_Number"] == number, "dq_reason"].tolist())
-
-
-def _as_before_upgrade(db: Path) -> None:
-    """Tables as a release before they were kept between runs stored them: booking rows
-    without file state and hash, booking transactions and deltas without signatures."""
-    import duckdb
-
-    con = duckdb.connect(str(db))
-    try:
-        for table, columns in (("int_booking_rows", ("File_Status", "Datei_Typ", "Row_Hash", "Signature_Depot")),
-                               ("int_booking_transactions", ("Sig_Rows", "Sig_Hash")),
-                               ("int_deltas_recency", ("Sig_Rows", "Sig_Hash"))):
-            for column in columns:
-                con.execute(f"ALTER TABLE dbo.{table} DROP COLUMN {column}")
-    finally:
-        con.close()
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +98,6 @@ def runs(tmp_path_factory):
         orders = frames["cd_Order"]
         frames["cd_Order"] = orders[orders["Transaction_Number"] != "GONE-1"].reset_index(drop=True)
         h.write_source(frames)
-        _as_before_upgrade(h.target_db)
         h.dbt(DAY, DAY)                                       # incremental run
         out["second"] = _rows(h.target_db)
         out["marts"] = (h.read(), h.reference(DAY, DAY))

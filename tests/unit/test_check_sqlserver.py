@@ -335,7 +335,7 @@ def test_checksum_as_a_candidate_key_is_allowed():
 
 
 def test_sqlserver_row_hash_is_hashbytes_over_every_column():
-    sql = _macro("depot_signatures.sql", "sqlserver__row_hash", ["w.Datei_ID", "w.Remark", "w.Units"])
+    sql = _macro("incremental/depot_signatures.sql", "sqlserver__row_hash", ["w.Datei_ID", "w.Remark", "w.Units"])
     expr = f"select {sql} as Row_Hash from t as w"
     n, findings = check_sql(expr, "row_hash")
     assert n == 1 and [f for f in findings if f.severity == ERROR] == [], findings

@@ -1,17 +1,10 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='append',
-        pre_hook="{{ delete_changed_depots(row_signatures(sibling('int_booking_rows'))) }}",
-        on_schema_change='append_new_columns',
-    )
-}}
+{{ config(materialized='incremental', pre_hook="{{ delete_changed_depots(row_signatures(sibling('int_booking_rows'))) }}") }}
 -- One row per valid booking (the original of its transaction; rules §3, §5) with
 -- known_from and cancelled_from as in int_order_transactions.
 -- Kept between runs per depot: a run recomputes the depots whose row signature changed
--- (macros/depot_signatures.sql); Sig_Rows / Sig_Hash are the signature each row was
+-- (macros/incremental/depot_signatures.sql); Sig_Rows / Sig_Hash are the signature each row was
 -- computed from.
-{%- set incremental = is_incremental() and stored_with_columns(this, ['Sig_Rows', 'Sig_Hash']) %}
+{%- set incremental = is_incremental() %}
 with {{ transaction_imports('int_booking_rows', incremental) }}
 
 select

@@ -10,16 +10,9 @@
 --
 -- Kept between runs per depot: a run recomputes the depots whose signature in
 -- int_order_transactions differs from the one stored here.
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='append',
-        pre_hook="{{ family_pre_hook(['int_order_transactions']) }}",
-        on_schema_change='append_new_columns',
-    )
-}}
+{{ config(materialized='incremental', pre_hook="{{ family_pre_hook(['int_order_transactions']) }}") }}
 {%- set family = 'int_deltas_new_refs' %}
-{%- set incremental = is_incremental() and stored_with_columns(this, ['Sig_Rows', 'Sig_Hash']) %}
+{%- set incremental = is_incremental() %}
 with {{ family_imports({'orders': 'int_order_transactions'}, incremental) }},
 
 buys as (

@@ -14,17 +14,10 @@
 --
 -- Kept between runs per depot: a run recomputes the depots whose signature over
 -- int_order_transactions and int_booking_transactions differs from the one stored here.
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='append',
-        pre_hook="{{ family_pre_hook(['int_order_transactions', 'int_booking_transactions']) }}",
-        on_schema_change='append_new_columns',
-    )
-}}
+{{ config(materialized='incremental', pre_hook="{{ family_pre_hook(['int_order_transactions', 'int_booking_transactions']) }}") }}
 {%- set family = 'int_deltas_recency' %}
 {%- set f = fund() %}
-{%- set incremental = is_incremental() and stored_with_columns(this, ['Sig_Rows', 'Sig_Hash']) %}
+{%- set incremental = is_incremental() %}
 with {{ family_imports({'orders': 'int_order_transactions', 'bookings': 'int_booking_transactions'}, incremental) }},
 
 events as (

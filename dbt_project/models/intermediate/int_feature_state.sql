@@ -9,16 +9,9 @@
 -- int_order_transactions and int_booking_transactions (the inputs of every family)
 -- differs from the one stored here; a depot without any delta keeps one row with
 -- Delta_Date NULL.
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='append',
-        pre_hook="{{ family_pre_hook(['int_order_transactions', 'int_booking_transactions']) }}",
-        on_schema_change='append_new_columns',
-    )
-}}
+{{ config(materialized='incremental', pre_hook="{{ family_pre_hook(['int_order_transactions', 'int_booking_transactions']) }}") }}
 {%- set cols = feature_delta_columns() %}
-{%- set incremental = is_incremental() and stored_with_columns(this, ['Sig_Rows', 'Sig_Hash']) %}
+{%- set incremental = is_incremental() %}
 with signatures as (
 
     {{ depot_signatures([ref('int_order_transactions'), ref('int_booking_transactions')]) }}

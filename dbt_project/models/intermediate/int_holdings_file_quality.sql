@@ -1,11 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='append',
-        pre_hook="{{ delete_changed_holdings_files() }}",
-        on_schema_change='fail',
-    )
-}}
+{{ config(materialized='incremental', pre_hook="{{ delete_changed_holdings_files() }}") }}
 -- The left-out counts of cd_Saldo and cd_Bestand per file (rules §1, §4), kept between
 -- runs so that FA_DATA_QUALITY does not re-classify every B file of the history on every
 -- daily run (at 50k depots x 24 months that is ~90M rows; docs/performance.md).
@@ -14,7 +7,7 @@
 --
 -- A file's counts depend only on its own rows and its file state (status, type, day), so
 -- an incremental run classifies only files that are new, plus the rows without a
--- Datei_ID (few; always redone). The pre_hook (macros/holdings_file_quality.sql) first
+-- Datei_ID (few; always redone). The pre_hook (macros/incremental/changed_files.sql) first
 -- deletes the stored files whose row count or file state changed since they were stored
 -- (a correction superseding a file, a late cd_Datei row) or that left the source; those
 -- are then new here and classified again.

@@ -14,7 +14,7 @@
 -- Kept between runs per depot: a run recomputes the depots whose row signature changed
 -- (macros/depot_signatures.sql); Sig_Rows / Sig_Hash are the signature each row was
 -- computed from.
-{%- set incremental = is_incremental() and stored_with_columns(this, ['Sig_Rows', 'Sig_Hash']) %}
+{%- set incremental = is_incremental() %}
 with {{ transaction_imports('int_order_rows', incremental) }}
 
 select

@@ -1,6 +1,6 @@
 {#- Per-depot signatures: how the transaction models and int_feature_deltas, kept between
     runs, find the depots whose inputs changed since they were computed (docs/dbt.md,
-    *Incremental models*). Everything downstream of the row tables is per depot, so a run
+    *Incremental design*). Everything downstream of the row tables is per depot, so a run
     recomputes exactly the depots whose signature differs from the one stored with their
     rows, and leaves every other depot's rows as they are.
 
@@ -83,14 +83,11 @@ cast(hash({{ columns | join(', ') }}) % 1000000007 as bigint)
 {%- endmacro %}
 
 {#- pre_hook of a per-depot incremental model: delete the stored rows of every changed
-    depot (the model then computes those depots again); everything, when the stored table
-    predates the signature columns (an upgrade). `current_sql` is the SELECT of the
-    current signatures; relations are named beside {{ this }} by the caller, since a hook
-    rendered on its own has no refs. -#}
+    depot (the model then computes those depots again). `current_sql` is the SELECT of
+    the current signatures; relations are named beside {{ this }} by the caller, since a
+    hook rendered on its own has no refs. -#}
 {% macro delete_changed_depots(current_sql) %}
-    {%- if is_incremental() and not stored_with_columns(this, ['Sig_Rows', 'Sig_Hash']) -%}
-        delete from {{ this }}
-    {%- elif is_incremental() -%}
+    {%- if is_incremental() -%}
         delete from {{ this }}
         where Depot_Number in (
             {{ changed_depots('(' ~ current_sql ~ ')', this) }}
@@ -103,25 +100,12 @@ cast(hash({{ columns | join(', ') }}) % 1000000007 as bigint)
     {{ return(api.Relation.create(database=this.database, schema=this.schema, identifier=identifier)) }}
 {% endmacro %}
 
-{#- Whether the stored table `rel` has all these columns (case-insensitive). Tables written
-    by a release before a model was kept between runs lack them; the model then starts
-    again from scratch, and on_schema_change='append_new_columns' adds them. -#}
-{% macro stored_with_columns(rel, names) %}
-    {#- parsing, or compiling offline (force_incremental set: no database to ask) -#}
-    {%- if not execute or var('force_incremental', none) is not none -%}{{ return(true) }}{%- endif -%}
-    {%- set have = adapter.get_columns_in_relation(rel) | map(attribute='name') | map('lower') | list -%}
-    {%- for name in names -%}
-        {%- if name | lower not in have -%}{{ return(false) }}{%- endif -%}
-    {%- endfor -%}
-    {{ return(true) }}
-{% endmacro %}
-
 {#- The import CTEs of int_order_transactions / int_booking_transactions (one macro, the
     two differ only in their rows model and final columns): row_signatures (per depot),
     originals (the valid originals: of the changed depots only on an incremental run),
     cancellations (earliest counting-file day of a valid cancellation row per number).
     incremental: the model's is_incremental() (called in the model itself, where unit
-    tests can override it) and its stored table has the signature columns.
+    tests can override it).
     Each staging read is its own CTE, read once: DuckDB materialises a CTE read twice. -#}
 {% macro transaction_imports(rows_model, incremental) %}
 row_signatures as (
@@ -172,4 +156,46 @@ cancellations as (
     group by Transaction_Number
 
 )
+{%- endmacro %}
+
+{#- The import CTEs of a family model, kept between runs per depot: `signatures` (the
+    current signature of every depot over `inputs`, macros/incremental/depot_signatures.sql), on an
+    incremental run `changed` (the depots whose signature differs from the one stored
+    with their rows in {{ this }}), and one CTE per input (cte name -> model name) with the
+    rows of the changed depots only (all rows on a full build). -#}
+{% macro family_imports(inputs, incremental) -%}
+signatures as (
+
+    {%- set rels = [] %}
+    {%- for model in inputs.values() %}{% do rels.append(ref(model)) %}{% endfor %}
+    {{ depot_signatures(rels) }}
+
+),
+{%- if incremental %}
+
+changed as (
+
+    {{ changed_depots('signatures', this) }}
+
+),
+{%- endif %}
+{%- for cte, model in inputs.items() %}
+
+{{ cte }} as (
+
+    select * from {{ ref(model) }}
+    {%- if incremental %}
+    where Depot_Number in (select Depot_Number from changed)
+    {%- endif %}
+
+){{ ',' if not loop.last }}
+{%- endfor %}
+{%- endmacro %}
+
+{#- config() pre_hook of a family model over these input models: delete the stored rows
+    of the depots whose signature changed (macros/incremental/depot_signatures.sql). -#}
+{% macro family_pre_hook(models) -%}
+{%- set rels = [] %}
+{%- for model in models %}{% do rels.append(sibling(model)) %}{% endfor %}
+{{- delete_changed_depots(depot_signatures(rels)) }}
 {%- endmacro %}
