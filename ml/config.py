@@ -123,9 +123,14 @@ def parse_target(raw: Any, where: str) -> TargetFund:
         if not isinstance(isin, str) or not ISIN_RE.match(isin):
             raise BadInput(f"{where}: malformed ISIN {isin!r} in target.isins")
     ticket = block.get("min_ticket_eur", 1000)
-    if isinstance(ticket, bool) or not isinstance(ticket, (int, float)) or ticket <= 0:
+    # 0 < ticket < 10^16 (a decimal(18,2) in SQL; NaN fails both comparisons)
+    if isinstance(ticket, bool) or not isinstance(ticket, (int, float)) or not 0 < ticket < 1e16:
         raise BadInput(f"{where}: target.min_ticket_eur must be a positive number")
     horizons = block.get("horizons", [7, 14, 30])
+    # a list of whole numbers here (parse_horizons also reads the CLI's "7,14,30")
+    if not isinstance(horizons, (list, tuple)) or any(
+            isinstance(h, bool) or not isinstance(h, int) for h in horizons):
+        raise BadInput(f"{where}: target.horizons must be a list of whole numbers of days")
     return TargetFund(
         code=code,
         isins=tuple(sorted(set(isins))),

@@ -1,9 +1,11 @@
 {#- The target fund (var `fund`), validated before any of it reaches SQL.
 
     Returns a dict {code, isins, min_ticket_eur, horizons, isin_list_sql, min_ticket_sql}.
-    code must match ^[A-Z0-9_]+$, every ISIN ^[A-Z]{2}[A-Z0-9]{9}[0-9]$, the minimum ticket a
-    positive number and the horizons whole days in 1..365; anything else is a compiler error,
-    so no SQL is ever built from unvalidated text. -#}
+    code must match ^[A-Z0-9_]{1,40}$, every ISIN ^[A-Z]{2}[A-Z0-9]{9}[0-9]$, the minimum
+    ticket a number with 0 < ticket < 10^16 (it becomes a decimal(18,2)) and the horizons a
+    list of whole numbers of days in 1..365; anything else is a compiler error, so no SQL
+    is ever built from unvalidated text. ml/config.py validates FA_CONFIG's target block
+    by the same rules (tests/unit/test_fund_validation_agrees.py: one table of cases). -#}
 {% macro fund() %}
     {%- set raw = var('fund') -%}
     {%- if raw is not mapping -%}
@@ -14,7 +16,7 @@
         {{ exceptions.raise_compiler_error("fund.code must match [A-Z0-9_]+ (got " ~ code ~ ")") }}
     {%- endif -%}
     {%- set isins = raw.get('isins') -%}
-    {%- if isins is string or isins is not iterable or (isins | length) == 0 -%}
+    {%- if isins is string or isins is mapping or isins is not iterable or (isins | length) == 0 -%}
         {{ exceptions.raise_compiler_error("fund.isins must be a non-empty list of ISINs") }}
     {%- endif -%}
     {%- for isin in isins -%}
@@ -23,16 +25,16 @@
         {%- endif -%}
     {%- endfor -%}
     {%- set ticket = raw.get('min_ticket_eur', 1000) -%}
-    {%- if ticket is not number or ticket is sameas true or ticket is sameas false or ticket <= 0 -%}
+    {%- if ticket is not number or ticket is sameas true or ticket is sameas false or not (ticket > 0 and ticket < 10000000000000000) -%}
         {{ exceptions.raise_compiler_error("fund.min_ticket_eur must be a positive number (got " ~ ticket ~ ")") }}
     {%- endif -%}
     {%- set horizons = raw.get('horizons', [7, 14, 30]) -%}
-    {%- if horizons is string or horizons is not iterable or (horizons | length) == 0 -%}
+    {%- if horizons is string or horizons is mapping or horizons is not iterable or (horizons | length) == 0 -%}
         {{ exceptions.raise_compiler_error("fund.horizons must be a non-empty list of day counts") }}
     {%- endif -%}
     {%- set clean_h = [] -%}
     {%- for h in horizons -%}
-        {%- if h is not number or h is sameas true or h is sameas false or h != (h | int) or h < 1 or h > 365 -%}
+        {%- if h is not integer or h is sameas true or h is sameas false or h < 1 or h > 365 -%}
             {{ exceptions.raise_compiler_error("fund.horizons: " ~ h ~ " is not a whole number of days in 1..365") }}
         {%- endif -%}
         {%- if (h | int) not in clean_h -%}{%- do clean_h.append(h | int) -%}{%- endif -%}
