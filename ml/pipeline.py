@@ -33,6 +33,8 @@ DAILY_EXCLUDE = [*NO_UNIT_TESTS, "--exclude", "tag:full_history"]
 
 # The data horizon (docs/rules.md §1): latest day of a counting U file. A (type, day) with
 # at least one valid file row has a counting file, so the max over valid U rows is enough.
+# The data horizon (rules §1); the dbt macro data_horizon_literal and the model
+# int_data_horizon compute the same (tests/dbt/test_rules.py checks that all three agree).
 HORIZON_SQL = (
     "SELECT max(Datei_Datum) FROM {table} "
     "WHERE Datei_ID IS NOT NULL AND Datei_Datum IS NOT NULL "

@@ -40,7 +40,9 @@
     {{ return(text) }}
 {% endmacro %}
 
-{#- The data horizon as an ISO string, queried from the source (cd_Datei) at run time. -#}
+{#- The data horizon as an ISO string, queried from the source (cd_Datei) at run time: the
+    rule of ml/pipeline.py HORIZON_SQL and of the model int_data_horizon (three copies, each
+    needed before the others exist; tests/dbt/test_rules.py checks that they agree). -#}
 {% macro data_horizon_literal() %}
     {%- if not execute -%}{{ return('1900-01-01') }}{%- endif -%}
     {%- set sql -%}

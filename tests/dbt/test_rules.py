@@ -693,9 +693,21 @@ def runs(tmp_path_factory):
         out["backfill"] = h.read()
         h.dbt(DAILY[0], DAILY[-1])
         out["again"] = h.read()
+        # the default run (no start/end: the data horizon) on a source whose latest U file
+        # is typed ' u ' and that has later cd_Datei rows that must not count
+        w = rule_world()
+        w.file(9993, " u ", "2025-05-02", "2025-05-02 23:00")
+        w.file(None, "U", "2025-05-06", "2025-05-06 23:00")    # no id
+        w.file(9994, "U", None, "2025-05-07 23:00")            # no date
+        w.file(9995, "X", "2025-05-07", "2025-05-07 23:00")    # unknown type
+        w.file(9996, "B", "2025-05-08", "2025-05-08 23:00")    # a later B file
+        h.write_source(w.frames())
         h.use_target(root / "default.duckdb")
-        h.dbt(None, None)
+        # a build: the data tests too, among them holdings_agree_with_file_quality on the
+        # B files of the rule world (copies, conflicting rows, bad rows)
+        h.dbt(None, None, "build")
         out["default"] = h.read()
+        out["horizons"] = _horizons(h)
         out["reference"] = h.reference(DAILY[0], DAILY[-1])
     return out
 
@@ -731,6 +743,35 @@ def test_daily_range_matches_reference(runs):
     assert [agg(r, f"2025-03-{n}", "DAY1")["Pre_First_Target"] for n in (15, 16, 17)] == [0, 0, 1]
 
 
+def _horizons(h: DbtHarness) -> dict[str, date]:
+    """The data horizon as each of its three computations sees the source: Python
+    (ml.pipeline.data_horizon, for orchestrate.py's ranges), the model int_data_horizon
+    (fa_labels' censoring) and the dbt macro data_horizon_literal (the default range, read
+    from the Score_Dates the default run built); and the independent reference."""
+    import duckdb
+
+    from ml.pipeline import data_horizon
+
+    con = duckdb.connect(str(h.target_db), read_only=True)
+    try:
+        model = con.sql("SELECT Data_Horizon FROM dbo.int_data_horizon").fetchall()[0][0]
+        macro = con.sql(f"SELECT DISTINCT Score_Date FROM dbo.{h.settings.agg_table}").fetchall()
+    finally:
+        con.close()
+    files = reference.classify_files(reference.read_source(h.source_db)["cd_Datei"])
+    return {"python": data_horizon(h.settings), "model": model,
+            "macro": macro[0][0] if len(macro) == 1 else macro,
+            "reference": reference.data_horizon(files).date()}
+
+
 @pytest.mark.slow
 def test_default_score_date_is_data_horizon(runs):
-    assert {r["Score_Date"] for r in reference.records(runs["default"].agg)} == {date(2025, 4, 30)}
+    # the ' u ' file of 05-02 is the latest U file; the later rows are bad or not U
+    assert {r["Score_Date"] for r in reference.records(runs["default"].agg)} == {date(2025, 5, 2)}
+
+
+@pytest.mark.slow
+def test_the_data_horizon_computations_agree(runs):
+    """The data horizon is computed in three places (rules §1): they must agree."""
+    assert runs["horizons"] == dict.fromkeys(("python", "model", "macro", "reference"),
+                                             date(2025, 5, 2))
