@@ -701,6 +701,14 @@ def runs(tmp_path_factory):
         w.file(9994, "U", None, "2025-05-07 23:00")            # no date
         w.file(9995, "X", "2025-05-07", "2025-05-07 23:00")    # unknown type
         w.file(9996, "B", "2025-05-08", "2025-05-08 23:00")    # a later B file
+        # the as-of B file of 05-02: a copied and a conflicting saldo row (the universe
+        # is SUP1 and DUPA; holdings_agree_with_file_quality compares both models)
+        w.file(9997, "B", "2025-05-01", "2025-05-01 23:00")
+        w.saldo(9997, "SUP1", "10.00")
+        w.saldo(9997, "DUPA", "5.00")
+        w.saldo(9997, "DUPA", "5.00")
+        w.saldo(9997, "CONF", "1.00")
+        w.saldo(9997, "CONF", "2.00")
         h.write_source(w.frames())
         h.use_target(root / "default.duckdb")
         # a build: the data tests too, among them holdings_agree_with_file_quality on the
@@ -767,7 +775,9 @@ def _horizons(h: DbtHarness) -> dict[str, date]:
 @pytest.mark.slow
 def test_default_score_date_is_data_horizon(runs):
     # the ' u ' file of 05-02 is the latest U file; the later rows are bad or not U
-    assert {r["Score_Date"] for r in reference.records(runs["default"].agg)} == {date(2025, 5, 2)}
+    rows = reference.records(runs["default"].agg)
+    assert {r["Score_Date"] for r in rows} == {date(2025, 5, 2)}
+    assert sorted(r["Depot_Number"] for r in rows) == ["DUPA", "SUP1"]
 
 
 @pytest.mark.slow
