@@ -158,4 +158,13 @@ features as (
 
 )
 
-select * from features
+-- the features v2 of the holdings side (rules §7b) come with the universe (int_holdings)
+select
+    f.*
+    {%- for name in holdings_v2_columns() %},
+    h.{{ name }}
+    {%- endfor %}
+from features as f
+inner join universe as h
+    on h.Score_Date = f.Score_Date
+    and h.Depot_Number = f.Depot_Number

@@ -1,0 +1,112 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['Depot_Number', 'ISIN'],
+        pre_hook="{{ delete_holding_firsts_if_full() }}",
+        on_schema_change='fail',
+    )
+}}
+-- depends_on: {{ ref('int_file_states') }} (read by macros/holding_firsts.sql)
+-- First holdings per depot (docs/rules.md §7b): for ISIN '-', the Datei_Datum of the
+-- depot's first counting B file with a valid cd_Saldo row (Tenure_Days); for an ISIN, of
+-- its first counting B file with a valid position in it with Units > 0 (co-occurrence).
+-- A min over counting files: every file with Datei_Datum <= D is known by D, so the value
+-- as of D is this min whenever it is <= D (and no file after D can lower it below D).
+-- Kept between runs (macros/holding_firsts.sql): an incremental run reads only the B
+-- files not yet registered and lowers or adds first dates.
+{%- set mode = holding_firsts_mode() %}
+with files as (
+
+    select * from {{ ref('int_files') }}
+
+),
+
+saldo as (
+
+    select * from {{ ref('stg_provisionen__saldo') }}
+
+),
+
+bestand as (
+
+    select * from {{ ref('stg_provisionen__bestand') }}
+
+),
+
+b_files as (
+
+    select Datei_ID, Datei_Datum
+    from files
+    where is_counting = 1 and Datei_Typ = 'B'
+
+),
+
+{% if mode == 'incremental' -%}
+todo_files as (
+
+    -- registered files are unchanged (else the mode is full): only the new ones
+    select b.Datei_ID, b.Datei_Datum
+    from b_files as b
+    where not exists (
+        select 1 from {{ sibling('int_holding_firsts_files') }} as r
+        where r.Datei_ID = b.Datei_ID
+    )
+
+),
+{%- else -%}
+todo_files as (
+
+    select Datei_ID, Datei_Datum from b_files
+
+),
+{%- endif %}
+
+-- valid rows (macros/valid_holdings.sql)
+saldo_valid as (
+
+    {{ valid_saldo_rows('saldo', 'todo_files') }}
+
+),
+
+held as (
+
+    {{ valid_position_rows('bestand', 'todo_files') }}
+
+),
+
+new_firsts as (
+
+    select v.Depot_Number, '-' as ISIN, min(t.Datei_Datum) as First_Date
+    from saldo_valid as v
+    inner join todo_files as t
+        on t.Datei_ID = v.Datei_ID
+    group by v.Depot_Number
+
+    union all
+
+    select p.Depot_Number, p.ISIN, min(t.Datei_Datum) as First_Date
+    from held as p
+    inner join todo_files as t
+        on t.Datei_ID = p.Datei_ID
+    where p.Units > 0
+    group by p.Depot_Number, p.ISIN
+
+)
+
+{% if mode == 'incremental' -%}
+select
+    n.Depot_Number,
+    cast(n.ISIN as {{ t_text(12) }}) as ISIN,
+    case when t.First_Date < n.First_Date then t.First_Date else n.First_Date end as First_Date
+from new_firsts as n
+left join {{ this }} as t
+    on t.Depot_Number = n.Depot_Number
+    and t.ISIN = n.ISIN
+{%- else -%}
+select
+    Depot_Number,
+    cast(ISIN as {{ t_text(12) }}) as ISIN,
+    First_Date
+from new_firsts
+{%- endif %}
