@@ -113,6 +113,9 @@ universe_state as (
         {%- for name, kind in cols %},
         coalesce(r.{{ name | replace('d_', 'r_', 1) }}, 0) as {{ name | replace('d_', 'r_', 1) }}
         {%- endfor %}
+        {%- for name in holdings_v2_columns() %},
+        u.{{ name }}
+        {%- endfor %}
     from universe as u
     inner join last_delta as l
         on l.Depot_Number = u.Depot_Number
@@ -154,17 +157,12 @@ features as (
             when u.r_orders_30d > 0 then {{ safe_divide('u.r_cancelled_30d', 'u.r_orders_30d') }}
         end as CancelRate_30d,
         cast(case when u.r_target_active = 0 then 1 else 0 end as {{ t_int() }}) as Pre_First_Target
+        {#- features v2 of the holdings side (rules §7b), computed in int_holdings #}
+        {%- for name in holdings_v2_columns() %},
+        u.{{ name }}
+        {%- endfor %}
     from universe_state as u
 
 )
 
--- the features v2 of the holdings side (rules §7b) come with the universe (int_holdings)
-select
-    f.*
-    {%- for name in holdings_v2_columns() %},
-    h.{{ name }}
-    {%- endfor %}
-from features as f
-inner join universe as h
-    on h.Score_Date = f.Score_Date
-    and h.Depot_Number = f.Depot_Number
+select * from features
