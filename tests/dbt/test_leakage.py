@@ -117,13 +117,15 @@ def later_rows(frames: dict[str, pd.DataFrame], d: pd.Timestamp, last: pd.Timest
             if rows else frames[t] for t, rows in {**{t: [] for t in frames}, **extra}.items()}
 
 
-def _agg(h: DbtHarness, until: pd.Timestamp) -> pd.DataFrame:
+def _agg(h: DbtHarness, until: pd.Timestamp, after: bool = False) -> pd.DataFrame:
+    """Aggregate rows with Score_Date <= until (after=True: > until)."""
     import duckdb
 
     con = duckdb.connect(str(h.target_db), read_only=True)
     try:
         return con.execute(
-            f"SELECT * FROM dbo.{h.settings.agg_table} WHERE Score_Date <= ? "
+            f"SELECT * FROM dbo.{h.settings.agg_table} "
+            f"WHERE Score_Date {'>' if after else '<='} ? "
             "ORDER BY Score_Date, Depot_Number", [until.date()]).df()
     finally:
         con.close()
@@ -159,7 +161,11 @@ def test_rows_known_after_d_change_no_feature_of_d_or_before(world, tmp_path, it
             h.write_source(source)
             h.dbt(start, end.date(), command="run")
             tables[name] = _agg(h, d)
+            if name == "later":
+                tables["after_d"] = _agg(h, d, after=True)
     a, b = tables["known"], tables["later"]
+    # the later rows are not inert: the new depots of the late B file appear after D
+    assert tables["after_d"]["Depot_Number"].str.startswith("LEAK-NEW").any()
 
     assert len(a) > DEPOTS, "the day range has rows"
     assert list(a.columns) == list(b.columns)
@@ -176,4 +182,3 @@ def test_rows_known_after_d_change_no_feature_of_d_or_before(world, tmp_path, it
             bad = same[~same].index[:3]
             diffs.append(f"{col}: {[(k, x[k], y[k]) for k in bad]}")
     assert not diffs, f"D={d.date()} (Score_Dates {start}..{d.date()}): " + "; ".join(diffs)
-    # the later rows are not inert: they do change the days after D
