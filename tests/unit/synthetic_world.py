@@ -86,11 +86,21 @@ def make_frames(depots: int = 300, days: int = 300, seed: int = 7,
 
 def write_tables(path, code: str = "DEMO", **kwargs) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Create dbo.CD_FA_AGG_BUY_<code> and dbo.CD_FA_LABELS_<code> in the DuckDB file ``path``."""
+    from ml.features import FEATURES
+
     agg, labels = make_frames(**kwargs)
+    # Feature columns beyond the twelve core ones (ml/features.py, docs/rules.md §7a/§7b):
+    # uninformative noise with some NULLs, so the tables have every column the model reads.
+    types = dict(FEATURE_TYPES)
+    noise = np.random.default_rng(11)
+    for c in FEATURES:
+        if c not in types:
+            types[c] = "DOUBLE"
+            agg[c] = np.where(noise.random(len(agg)) < 0.1, np.nan, noise.normal(size=len(agg)))
     con = duckdb.connect(str(path))
     try:
         con.execute("CREATE SCHEMA IF NOT EXISTS dbo")
-        feats = ", ".join(f"CAST({c} AS {t}) AS {c}" for c, t in FEATURE_TYPES.items())
+        feats = ", ".join(f"CAST({c} AS {t}) AS {c}" for c, t in types.items())
         con.register("agg_df", agg)
         con.execute(
             f"CREATE OR REPLACE TABLE dbo.CD_FA_AGG_BUY_{code} AS SELECT CAST(Score_Date AS DATE) AS Score_Date, "
