@@ -3,7 +3,8 @@
 Three runs on a growing, changing source, each compared with a build from scratch on the
 same source (and the marts with the reference):
 
-1. first build on the files known by 2025-02-15;
+1. first build on the files known by 2025-02-15 (E: a conflicting duplicate on its first
+   day is no holding);
 2. incremental: the later regular files, a B file for the gap day 02-10 delivered late
    (a new depot C, a new ISIN Z of A): first dates are lowered or added from the new
    files only;
@@ -35,6 +36,11 @@ def base_world() -> World:
     w.depot("A", positions=[(X, "1", "100.00")])
     w.depot("B", first="2025-01-20", positions=[(Y, "2", "200.00")])
     w.depot("D", first="2025-02-20")
+    # E's first file has a conflicting saldo and a conflicting position (two different rows
+    # each): no valid row there, so E and its X are first seen on 01-03
+    w.depot("E", positions=[(X, "1", "100.00")])
+    w.saldo(w.b(FIRST), "E", "999.00")
+    w.position(w.b(FIRST), "E", X, "5", "1.00")
     return w
 
 
@@ -94,7 +100,8 @@ def test_kept_table_equals_build_from_scratch(runs, name):
 def test_first_dates_by_hand(runs):
     d = date.fromisoformat
     assert runs["first"] == {("A", "-"): d("2025-01-02"), ("A", X): d("2025-01-02"),
-                             ("B", "-"): d("2025-01-20"), ("B", Y): d("2025-01-20")}
+                             ("B", "-"): d("2025-01-20"), ("B", Y): d("2025-01-20"),
+                             ("E", "-"): d("2025-01-03"), ("E", X): d("2025-01-03")}
     # the late B file of 02-10 adds C and A's Z; D arrives on 02-20
     assert runs["late"] == {**runs["first"], ("A", Z): d("2025-02-10"),
                             ("C", "-"): d("2025-02-10"), ("D", "-"): d("2025-02-20")}

@@ -22,18 +22,6 @@ with files as (
 
 ),
 
-saldo as (
-
-    select * from {{ ref('stg_provisionen__saldo') }}
-
-),
-
-bestand as (
-
-    select * from {{ ref('stg_provisionen__bestand') }}
-
-),
-
 b_files as (
 
     select Datei_ID, Datei_Datum
@@ -62,35 +50,20 @@ todo_files as (
 ),
 {%- endif %}
 
--- valid rows (macros/valid_holdings.sql)
-saldo_valid as (
+-- first valid rows (macros/valid_holdings.sql)
+{{ first_valid_dates('saldo', 'stg_provisionen__saldo', 'todo_files', ['Depot_Number'],
+                     ['Cash_EUR'], '1 = 1', '1 = 1') }},
 
-    {{ valid_saldo_rows('saldo', 'todo_files') }}
-
-),
-
-held as (
-
-    {{ valid_position_rows('bestand', 'todo_files') }}
-
-),
+{{ first_valid_dates('held', 'stg_provisionen__bestand', 'todo_files', ['Depot_Number', 'ISIN'],
+                     ['Units', 'Market_Value_EUR'], 'b.Units > 0', 'min(b.Units) > 0') }},
 
 new_firsts as (
 
-    select v.Depot_Number, '-' as ISIN, min(t.Datei_Datum) as First_Date
-    from saldo_valid as v
-    inner join todo_files as t
-        on t.Datei_ID = v.Datei_ID
-    group by v.Depot_Number
+    select Depot_Number, '-' as ISIN, First_Date from saldo_first
 
     union all
 
-    select p.Depot_Number, p.ISIN, min(t.Datei_Datum) as First_Date
-    from held as p
-    inner join todo_files as t
-        on t.Datei_ID = p.Datei_ID
-    where p.Units > 0
-    group by p.Depot_Number, p.ISIN
+    select Depot_Number, ISIN, First_Date from held_first
 
 )
 
