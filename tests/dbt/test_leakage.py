@@ -76,7 +76,8 @@ def later_rows(frames: dict[str, pd.DataFrame], d: pd.Timestamp, last: pd.Timest
         next_id += 1
         day = d + pd.Timedelta(days=rng.randint(1, max(1, (last - d).days)))
         new_files.append({"Datei_ID": next_id, "Datei_Typ": typ, "Datei_Datum": day.date(),
-                          "Import_Zeit": day + pd.Timedelta(hours=rng.randint(1, 40)),
+                          # loaded after the world's own file of that day: it counts
+                          "Import_Zeit": day + pd.Timedelta(days=30, hours=rng.randint(1, 40)),
                           "Datei_Name": f"late_{typ}_{next_id}.csv"})
         return next_id
 
