@@ -135,7 +135,7 @@ def _agg(h: DbtHarness, until: pd.Timestamp, after: bool = False) -> pd.DataFram
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     require_dbt_models()
-    from ml.demo_data import generate
+    from ml.demo import generate
     from tests.dbt import reference
 
     root = tmp_path_factory.mktemp("leakage_world")
