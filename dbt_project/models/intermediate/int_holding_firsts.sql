@@ -7,13 +7,13 @@
         on_schema_change='fail',
     )
 }}
--- depends_on: {{ ref('int_file_states') }} (read by macros/holding_firsts.sql)
+-- depends_on: {{ ref('int_file_states') }} (read by macros/incremental/holding_firsts.sql)
 -- First holdings per depot (docs/rules.md §7b): for ISIN '-', the Datei_Datum of the
 -- depot's first counting B file with a valid cd_Saldo row (Tenure_Days); for an ISIN, of
 -- its first counting B file with a valid position in it with Units > 0 (co-occurrence).
 -- A min over counting files: every file with Datei_Datum <= D is known by D, so the value
 -- as of D is this min whenever it is <= D (and no file after D can lower it below D).
--- Kept between runs (macros/holding_firsts.sql): an incremental run reads only the B
+-- Kept between runs (macros/incremental/holding_firsts.sql): an incremental run reads only the B
 -- files not yet registered and lowers or adds first dates.
 {%- set mode = holding_firsts_mode() %}
 with files as (

@@ -1,5 +1,5 @@
 -- depends_on: {{ ref('int_holding_firsts') }}
--- The registry of int_holding_firsts (macros/holding_firsts.sql): the state of every file
+-- The registry of int_holding_firsts (macros/incremental/holding_firsts.sql): the state of every file
 -- with cd_Saldo / cd_Bestand rows when int_holding_firsts last ran. Built after it, so it
 -- only ever names files that model has read; read by its next run via sibling().
 with file_states as (
