@@ -38,10 +38,11 @@
 
 {#- A transaction row's class before the duplicate classes: file class, then staging's
     row-level class, none for a cancellation row, then future_date / stale_date (the
-    row's date against its file's Datei_Datum). r: the staged row, f: its int_files row. -#}
+    row's date against its file's Datei_Datum). r: the staged row, f: its int_file_states
+    row. -#}
 {% macro transaction_row_class(date_column) -%}
 case
-            {{ file_class_branches('f.file_status', 'f.Datei_Typ', 'U') }}
+            {{ file_class_branches('f.File_Status', 'f.Datei_Typ', 'U') }}
             when r.dq_reason is not null then r.dq_reason
             when r.is_cancellation = 1 then null
             when r.{{ date_column }} > f.Datei_Datum then 'future_date'

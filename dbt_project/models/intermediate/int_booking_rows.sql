@@ -21,12 +21,6 @@ with staged as (
 
 ),
 
-files as (
-
-    select * from {{ ref('int_files') }}
-
-),
-
 file_states as (
 
     select * from {{ ref('int_file_states') }}
@@ -81,15 +75,17 @@ source_rows as (
 
 with_file as (
 
+    -- the file's state as int_file_states has it now (what the pre_hook compares the
+    -- stored rows with); no state: a row without a Datei_ID (unknown_file)
     select
         r.*,
         f.Datei_Datum,
-        coalesce(f.file_status, 'unknown_file') as File_Status,
+        coalesce(f.File_Status, 'unknown_file') as File_Status,
         f.Datei_Typ,
         {{ transaction_row_class('Booking_Date') }} as row_reason
     from source_rows as r
-    left join files as f
-        on f.Datei_ID = r.Datei_ID
+    left join file_states as f
+        on f.File_Key = r.Datei_ID
 
 ),
 

@@ -5,60 +5,29 @@
 -- counts a cd_Saldo/cd_Bestand file again, int_order_rows / int_booking_rows classify the
 -- transaction numbers of a cd_Order/cd_Buchung file again, when its state changed.
 -- Counting rows per Datei_ID reads one integer column of the source only.
-with saldo as (
-
-    select * from {{ ref('stg_provisionen__saldo') }}
-
-),
-
-bestand as (
-
-    select * from {{ ref('stg_provisionen__bestand') }}
-
-),
-
-orders as (
-
-    select * from {{ ref('stg_provisionen__order') }}
-
-),
-
-bookings as (
-
-    select * from {{ ref('stg_provisionen__buchung') }}
-
-),
-
-files as (
+{#- the four source tables, each by its staging model -#}
+{%- set tables = [
+    ('cd_Saldo', 'stg_provisionen__saldo'),
+    ('cd_Bestand', 'stg_provisionen__bestand'),
+    ('cd_Order', 'stg_provisionen__order'),
+    ('cd_Buchung', 'stg_provisionen__buchung'),
+] %}
+with files as (
 
     select * from {{ ref('int_files') }}
 
 ),
 
+-- rows per file and table
 source_files as (
-
-    select coalesce(Datei_ID, -1) as File_Key, 'cd_Saldo' as Source_Table, count(*) as Source_Rows
-    from saldo
+{% for table, model in tables %}
+    select coalesce(Datei_ID, -1) as File_Key, '{{ table }}' as Source_Table, count(*) as Source_Rows
+    from {{ ref(model) }}
     group by coalesce(Datei_ID, -1)
-
+{% if not loop.last %}
     union all
-
-    select coalesce(Datei_ID, -1) as File_Key, 'cd_Bestand' as Source_Table, count(*) as Source_Rows
-    from bestand
-    group by coalesce(Datei_ID, -1)
-
-    union all
-
-    select coalesce(Datei_ID, -1) as File_Key, 'cd_Order' as Source_Table, count(*) as Source_Rows
-    from orders
-    group by coalesce(Datei_ID, -1)
-
-    union all
-
-    select coalesce(Datei_ID, -1) as File_Key, 'cd_Buchung' as Source_Table, count(*) as Source_Rows
-    from bookings
-    group by coalesce(Datei_ID, -1)
-
+{% endif %}
+{%- endfor %}
 )
 
 select
