@@ -4,7 +4,8 @@
 2. ``dbt compile`` of every model (and data test) for SQL Server, with
    ``--no-populate-cache --no-introspect``, in two forms: full refresh
    (``force_incremental: false``) and incremental (``force_incremental: true``); the
-   project's ``is_incremental()`` override reads ``force_incremental``. Both pass a
+   project's ``is_incremental()`` override (dbt_project/macros/incremental/
+   offline_is_incremental.sql) reads ``force_incremental``. Both pass a
    start/end date as orchestrate.py does: without them the models look the data horizon
    up in the source at compile time, which needs a server.
 3. The compiled T-SQL of every model goes to ``build/sqlserver/models/<model>.sql``
