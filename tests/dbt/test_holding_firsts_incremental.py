@@ -1,4 +1,4 @@
-"""int_holding_firsts kept between runs stays right (slow; docs/dbt.md, macros/holding_firsts.sql).
+"""int_holding_firsts kept between runs stays right (slow; docs/dbt.md, macros/incremental/holding_firsts.sql).
 
 Three runs on a growing, changing source, each compared with a build from scratch on the
 same source (and the marts with the reference):
