@@ -41,22 +41,27 @@
     fund's `fund` models, so that this run builds them from scratch; then store the
     current definition. Other funds' tables are not touched. A run killed after the drop
     leaves the old definition stored or the tables gone: either way the next run builds
-    them again. Skipped when compiling offline (force_incremental set: no database). -#}
+    them again. Every statement runs outside a transaction (auto_begin=False: each one
+    commits, as dbt runs on-run-start hooks). Skipped when compiling offline
+    (force_incremental set: no database). -#}
 {% macro refresh_fund_tables() %}
     {%- if not execute or var('force_incremental', none) is not none -%}{{ return('') }}{%- endif -%}
     {%- set code = fund().code -%}
     {%- set definition = fund_definition() -%}
-    {%- set state = adapter.get_relation(database=target.database, schema=target.schema,
-                                         identifier='FA_FUND_DEFINITION') -%}
-    {%- if state is none -%}
-        {%- set state = api.Relation.create(database=target.database, schema=target.schema,
-                                            identifier='FA_FUND_DEFINITION') -%}
-        {%- do run_query("create table " ~ state ~ " (Fund_Code varchar(40) not null, "
-                         ~ "Fund_Definition varchar(4000) not null)") -%}
-        {%- set stored = none -%}
+    {%- set state = api.Relation.create(database=target.database, schema=target.schema,
+                                        identifier='FA_FUND_DEFINITION') -%}
+    {%- set stored = none -%}
+    {%- if adapter.get_relation(database=target.database, schema=target.schema,
+                                identifier='FA_FUND_DEFINITION') is none -%}
+        {%- call statement('fund_definition_table', auto_begin=False) -%}
+            create table {{ state }} (Fund_Code varchar(40) not null, Fund_Definition varchar(4000) not null)
+        {%- endcall -%}
     {%- else -%}
-        {%- set rows = run_query("select Fund_Definition from " ~ state ~ " where Fund_Code = '" ~ code ~ "'") -%}
-        {%- set stored = rows.rows[0][0] if rows.rows | length > 0 else none -%}
+        {%- call statement('fund_definition', fetch_result=True, auto_begin=False) -%}
+            select Fund_Definition from {{ state }} where Fund_Code = '{{ code }}'
+        {%- endcall -%}
+        {%- set rows = load_result('fund_definition')['table'].rows -%}
+        {%- set stored = rows[0][0] if rows | length > 0 else none -%}
     {%- endif -%}
     {%- if stored != definition -%}
         {%- for node in graph.nodes.values()
@@ -68,9 +73,12 @@
                 {%- do adapter.drop_relation(rel) -%}
             {%- endif -%}
         {%- endfor -%}
-        {%- do run_query("delete from " ~ state ~ " where Fund_Code = '" ~ code ~ "'") -%}
-        {%- do run_query("insert into " ~ state ~ " (Fund_Code, Fund_Definition) values ('"
-                         ~ code ~ "', '" ~ definition ~ "')") -%}
+        {%- call statement('fund_definition_delete', auto_begin=False) -%}
+            delete from {{ state }} where Fund_Code = '{{ code }}'
+        {%- endcall -%}
+        {%- call statement('fund_definition_insert', auto_begin=False) -%}
+            insert into {{ state }} (Fund_Code, Fund_Definition) values ('{{ code }}', '{{ definition }}')
+        {%- endcall -%}
     {%- endif -%}
     {{ return('') }}
 {% endmacro %}
