@@ -36,6 +36,8 @@ class TargetFund:
     isins: tuple[str, ...]
     min_ticket_eur: float
     horizons: tuple[int, ...]
+    # The fund house's other funds (docs/rules.md §7b); empty = the house features are NULL.
+    house_isins: tuple[str, ...] = ()
 
     def dbt_vars(self) -> dict[str, Any]:
         """The ``fund`` var as dbt_project.yml expects it."""
@@ -44,6 +46,7 @@ class TargetFund:
             "isins": list(self.isins),
             "min_ticket_eur": self.min_ticket_eur,
             "horizons": list(self.horizons),
+            "house_isins": list(self.house_isins),
         }
 
 
@@ -170,7 +173,27 @@ def parse_target(raw: Any, where: str) -> TargetFund:
         isins=tuple(sorted(set(isins))),
         min_ticket_eur=float(ticket),
         horizons=parse_horizons(horizons, where=f"{where}: target.horizons"),
+        house_isins=parse_house_isins(block.get("house_isins"), set(isins), where),
     )
+
+
+def parse_house_isins(value: Any, target_isins: set[str], where: str) -> tuple[str, ...]:
+    """``target.house_isins``: optional list of ISINs of the fund house's other funds.
+
+    Absent, null or [] -> (); every item must be an ISIN and none a target ISIN.
+    """
+    if value is None:
+        return ()
+    if isinstance(value, str) or not isinstance(value, (list, tuple)):
+        raise BadInput(f"{where}: target.house_isins must be a list of ISINs")
+    for isin in value:
+        if not isinstance(isin, str) or not ISIN_RE.match(isin):
+            raise BadInput(f"{where}: malformed ISIN {isin!r} in target.house_isins")
+    overlap = sorted(set(value) & target_isins)
+    if overlap:
+        raise BadInput(f"{where}: target.house_isins must not contain target ISINs "
+                       f"({', '.join(overlap)})")
+    return tuple(sorted(set(value)))
 
 
 def parse_horizons(value: Any, where: str = "--horizons") -> tuple[int, ...]:

@@ -46,7 +46,18 @@ TRANSACTION_FEATURES: tuple[str, ...] = (
 )
 
 # Features v2 from holdings, tenure, the fund house and co-occurrence: docs/rules.md §7b.
-HOLDINGS_FEATURES: tuple[str, ...] = ()
+HOLDINGS_FEATURES: tuple[str, ...] = (
+    "Tenure_Days",
+    "Cash_Change_7d",
+    "Cash_Change_30d",
+    "Portfolio_Change_7d",
+    "Portfolio_Change_30d",
+    "Max_Position_Share",
+    "House_Positions",
+    "House_Value",
+    "House_Buys_365d",
+    "Cooc_Score",
+)
 
 FEATURE_SETS: dict[str, tuple[str, ...]] = {
     "core": CORE_FEATURES,

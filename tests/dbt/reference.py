@@ -69,6 +69,13 @@ TRANSACTION_V2_COLUMNS = [
     "Days_Since_Target_SavingsPlan",
 ]
 DQ_COLUMNS = ["Datei_Datum", "Source_Table", "Reason", "Row_Count"]
+# docs/rules.md §7b, after the columns above (and after other v2 families) in the table.
+HOLDINGS_V2_COLUMNS = [
+    "Tenure_Days", "Cash_Change_7d", "Cash_Change_30d", "Portfolio_Change_7d",
+    "Portfolio_Change_30d", "Max_Position_Share", "House_Positions", "House_Value",
+    "House_Buys_365d", "Cooc_Score",
+]
+COOC_PRIOR = 20          # m of rules §7b: the prior strength of the smoothed rate, in depots
 
 
 @dataclass(frozen=True)
@@ -621,6 +628,88 @@ def features_for_day(d: pd.Timestamp, orders: pd.DataFrame, bookings: pd.DataFra
     return pd.DataFrame(out, columns=AGG_COLUMNS + TRANSACTION_V2_COLUMNS)
 
 
+# ------------------------------------------------------------- features v2: holdings
+
+def _as_of_file(b_files: pd.DataFrame, day: pd.Timestamp) -> Any:
+    """Datei_ID of the counting B file with the latest Datei_Datum <= day, None if none."""
+    earlier = b_files[b_files["datum"] <= day]
+    return None if earlier.empty else earlier.sort_values("datum").iloc[-1]["Datei_ID"]
+
+
+def _file_state(saldo: pd.DataFrame, bestand: pd.DataFrame, fid: Any) -> dict[str, tuple]:
+    """depot -> (cash cents, portfolio value cents) of the universe of one B file."""
+    if fid is None:
+        return {}
+    sal = saldo[saldo["Datei_ID"] == fid]
+    pv = bestand[bestand["Datei_ID"] == fid].groupby("depot")["mv"].sum()
+    return {dep: (int(c), int(pv.get(dep, 0))) for dep, c in zip(sal["depot"], sal["cash"])}
+
+
+def holdings_v2_for_day(d: pd.Timestamp, orders: pd.DataFrame, saldo: pd.DataFrame,
+                        bestand: pd.DataFrame, b_files: pd.DataFrame, isins: set[str],
+                        house: set[str], min_cents: int) -> pd.DataFrame:
+    """rules §7b for the universe of D: one row per depot, HOLDINGS_V2_COLUMNS.
+
+    saldo/bestand: the valid rows (of counting B files) with file_datum; orders: the
+    valid originals with known_from/cancelled_from.
+    """
+    asof = _as_of_file(b_files, d)
+    now = _file_state(saldo, bestand, asof)
+    ago = {n: _file_state(saldo, bestand, _as_of_file(b_files, d - pd.Timedelta(days=n)))
+           for n in (7, 30)}
+    known_sal = saldo[saldo["file_datum"] <= d]
+    tenure_from = known_sal.groupby("depot")["file_datum"].min()
+    pos = bestand[bestand["Datei_ID"] == asof]
+    held_now = pos[pos["units"] > 0]
+
+    # Co-occurrence: first holding of each ISIN (and of a saldo row, '-') known by D, the
+    # first target purchase F active as of D, buyers who held i before F, holders by D.
+    known_pos = bestand[(bestand["file_datum"] <= d) & (bestand["units"] > 0)]
+    first_held = pd.concat([
+        known_pos.groupby(["depot", "isin"])["file_datum"].min().reset_index(),
+        tenure_from.rename("file_datum").reset_index().assign(isin="-"),
+    ], ignore_index=True)
+    act = _active(orders, d)
+    tp = act[_effective(act, min_cents) & act["isin"].isin(isins) & (act["date"] <= d)]
+    first_buy = tp.groupby("depot")["date"].min()
+    fh = first_held.assign(F=pd.to_datetime(first_held["depot"].map(first_buy.to_dict())))
+    buyers = fh[fh["F"].notna() & (fh["file_datum"] < fh["F"])].groupby("isin").size()
+    holders = first_held.groupby("isin").size()
+    a0, n0 = int(buyers.get("-", 0)), int(holders.get("-", 0))
+
+    def lift(isin: str) -> Any:
+        if a0 == 0:
+            return None
+        p0 = a0 / n0
+        r = (int(buyers.get(isin, 0)) + COOC_PRIOR * p0) / (int(holders.get(isin, 0)) + COOC_PRIOR)
+        return r / p0
+
+    hb = act[_effective(act, min_cents) & act["isin"].isin(house)
+             & _in_window(act["date"], d, 365)].groupby("depot").size()
+    out = []
+    for depot, (cash, pvc) in now.items():
+        mine = pos[pos["depot"] == depot]
+        mine_held = held_now[held_now["depot"] == depot]
+        lifts = [v for v in (lift(i) for i in mine_held["isin"]) if v is not None]
+        row = {
+            "Depot_Number": depot,
+            "Tenure_Days": (d - tenure_from[depot]).days,
+            "Max_Position_Share": (int(mine["mv"].max()) / pvc) if pvc > 0 else None,
+            "House_Positions": None, "House_Value": None, "House_Buys_365d": None,
+            "Cooc_Score": max(lifts) if lifts else None,
+        }
+        for n in (7, 30):
+            before = ago[n].get(depot)
+            row[f"Cash_Change_{n}d"] = None if before is None else (cash - before[0]) / 100.0
+            row[f"Portfolio_Change_{n}d"] = None if before is None else (pvc - before[1]) / 100.0
+        if house:
+            hp = mine_held[mine_held["isin"].isin(house)]
+            row.update(House_Positions=len(hp), House_Value=int(hp["mv"].sum()) / 100.0,
+                       House_Buys_365d=int(hb.get(depot, 0)))
+        out.append(row)
+    return pd.DataFrame(out, columns=["Depot_Number"] + HOLDINGS_V2_COLUMNS)
+
+
 # ------------------------------------------------------------------------------ labels
 
 def labels_for(agg: pd.DataFrame, orders: pd.DataFrame, isins: set[str], min_cents: int,
@@ -668,15 +757,21 @@ def build(frames: Mapping[str, pd.DataFrame], fund: Any, start: date, end: date)
     isins = set(fund.isins)
     min_cents = int(round(float(fund.min_ticket_eur) * 100))
 
+    house = set(getattr(fund, "house_isins", ()) or ())
     days = []
     d = pd.Timestamp(start)
     while d <= pd.Timestamp(end):
-        days.append(features_for_day(d, orders, bookings, valid["cd_Saldo"],
-                                     valid["cd_Bestand"], b_files, isins, min_cents))
+        day = features_for_day(d, orders, bookings, valid["cd_Saldo"],
+                               valid["cd_Bestand"], b_files, isins, min_cents)
+        if not day.empty:
+            v2 = holdings_v2_for_day(d, orders, valid["cd_Saldo"], valid["cd_Bestand"],
+                                     b_files, isins, house, min_cents)
+            day = day.merge(v2, on="Depot_Number", how="left")
+        days.append(day)
         d += pd.Timedelta(days=1)
     days = [x for x in days if not x.empty]
     agg = (pd.concat(days, ignore_index=True) if days
-           else pd.DataFrame(columns=AGG_COLUMNS + TRANSACTION_V2_COLUMNS))
+           else pd.DataFrame(columns=AGG_COLUMNS + TRANSACTION_V2_COLUMNS + HOLDINGS_V2_COLUMNS))
     agg = agg.sort_values(["Score_Date", "Depot_Number"]).reset_index(drop=True)
     labels = labels_for(agg, orders, isins, min_cents, fund.horizons, horizon)
     return Tables(agg=agg, labels=labels, dq=dq,

@@ -138,6 +138,10 @@ def test_build_passes_all_tests_with_hand_computed_values(harness):
                "horizons": [7]}}, "fund.code"),
     ({"fund": {"code": "DEMO", "isins": ["LU000DEMO01'"], "min_ticket_eur": 1000,
                "horizons": [7]}}, "malformed ISIN"),
+    ({"fund": {"code": "DEMO", "isins": ["LU000DEMO015"], "min_ticket_eur": 1000,
+               "horizons": [7], "house_isins": ["LU000DEMO03'"]}}, "house_isins: malformed ISIN"),
+    ({"fund": {"code": "DEMO", "isins": ["LU000DEMO015"], "min_ticket_eur": 1000,
+               "horizons": [7], "house_isins": ["LU000DEMO015"]}}, "is a target ISIN"),
     ({"start_date": "2024-01-05", "end_date": "2024-01-04"}, "before start_date"),
     ({"start_date": "2024-02-30", "end_date": "2024-03-01"}, "not a valid date"),
 ])

@@ -82,3 +82,11 @@ def test_alt_tables_named_by_code(res):
     assert set(res.column_types) >= {"CD_FA_AGG_BUY_ALT", "CD_FA_LABELS_ALT"}
     assert list(res.column_types["CD_FA_LABELS_ALT"]) == [
         "Score_Date", "Depot_Number", "first_buy_date", "label_T5", "label_T10"]
+
+
+def test_alt_without_house_isins_has_null_house_features(res):
+    # ALT configures no target.house_isins (rules §7b): the house features are NULL, the
+    # other features v2 are not
+    row = res.agg("2025-05-10", "A3")
+    assert (row["House_Positions"], row["House_Value"], row["House_Buys_365d"]) == (None, None, None)
+    assert row["Tenure_Days"] == 9

@@ -113,6 +113,9 @@ def test_late_corrections_aggregates_keep_what_was_known(late):
         "{'Score_Date': datetime.date(2025, 4, 3), 'Depot_Number': 'LAB2'} Cash: "
         "expected 2000.0, got 1000.0",
     ]
+    for col in ("Cash_Change_7d", "Cash_Change_30d"):   # rules §7b: from that same Cash
+        expected_diffs.append("{'Score_Date': datetime.date(2025, 4, 3), 'Depot_Number': 'LAB2'} "
+                              f"{col}: expected 1000.0, got 0.0")
     for n in (4, 5, 6):   # runs of 04-04..04-06 saw LATE2-A at 1000.00, not 1500.00
         for col in ("Avg_Ticket_90d", "Turnover_30d"):
             expected_diffs.append(

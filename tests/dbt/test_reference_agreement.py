@@ -110,6 +110,18 @@ def test_demo_world_covers_the_v2_columns(messy):
             assert exp[col].isna().any(), col
 
 
+def test_demo_world_holdings_v2_columns_are_compared(messy):
+    """The agreement above covers the features v2 of rules §7b: present on both sides,
+    and not trivially constant on the reference side (else agreeing proves little)."""
+    exp, got = messy["expected"].agg, messy["got"].agg
+    for col in reference.HOLDINGS_V2_COLUMNS:
+        assert col in exp.columns and col in got.columns, col
+        values = exp[col].dropna()
+        assert len(values) > 0.5 * len(exp), col        # House_* are 0 when configured
+        if not col.startswith("House_"):
+            assert values.nunique() > 1, col
+
+
 def test_demo_world_labels_agree(messy):
     # Some labels of each kind, or the comparison proves little.
     lab = messy["expected"].labels

@@ -29,7 +29,30 @@ START, END = "2025-06-15", "2025-08-14"
 DAYS = ["2025-08-15", "2025-08-18"]   # daily, day after day (a Friday and the Monday)
 FUND_MODELS = {"CD_FA_AGG_BUY", "CD_FA_LABELS", "int_order_transactions", "int_deltas_order_windows",
                "int_deltas_recency", "int_deltas_distinct_isins", "int_deltas_new_refs",
-               "int_feature_state", "int_first_buy_dates"}
+               "int_feature_state", "int_first_buy_dates", "int_holdings", "int_house_buys",
+               "int_cooc_rates"}
+
+
+def test_fund_tags_are_the_closure_of_fund(tmp_path, monkeypatch):
+    """A model is per fund (tag fund, named <model>_<CODE>) exactly when it calls fund() or
+    reads a per-fund model: a shared model reading a per-fund one would mix the funds."""
+    from ml.dbt import parse_manifest
+
+    monkeypatch.setenv("DBT_TARGET_PATH", str(tmp_path / "dbt_target"))
+    monkeypatch.setenv("DBT_LOG_PATH", str(tmp_path / "dbt_logs"))
+    manifest = parse_manifest(load_settings({}))
+    models = {k: n for k, n in manifest.nodes.items() if n.resource_type == "model"}
+    need = {k for k, n in models.items() if "macro.first_buy.fund" in n.depends_on.macros}
+    grew = True
+    while grew:
+        more = {k for k, n in models.items() if set(n.depends_on.nodes) & need} - need
+        need |= more
+        grew = bool(more)
+    tagged = {k for k, n in models.items() if "fund" in n.tags}
+    assert tagged == need
+    assert {n.alias for k, n in models.items() if k in need} >= {"int_order_transactions_DEMO",
+                                                                 "CD_FA_AGG_BUY_DEMO"}
+    assert all(n.alias == n.name for k, n in models.items() if k not in need and n.name != "fa_data_quality")
 
 
 def write_config(path: Path, funds: list[dict]) -> Path:

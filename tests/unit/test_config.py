@@ -54,6 +54,10 @@ def test_relative_paths_resolve_from_project_root(tmp_path):
         ("target:\n  code: DEMO\n  isins: [LU000DEMO015]\n  min_ticket_eur: -5\n", "min_ticket_eur"),
         ("target:\n  code: DEMO\n  isins: [LU000DEMO015]\n  horizons: [7, 0]\n", "not a horizon"),
         ("target:\n  code: DEMO\n  isins: [LU000DEMO015]\n  horizons: []\n", "non-empty list"),
+        (GOOD + "  house_isins: LU000DEMO031\n", "house_isins must be a list"),
+        (GOOD + "  house_isins: [LU000DEMO03X]\n", "malformed ISIN 'LU000DEMO03X' in target.house_isins"),
+        (GOOD + "  house_isins: [LU000DEMO031, LU000DEMO023]\n",
+         r"house_isins must not contain target ISINs \(LU000DEMO023\)"),
         (GOOD + "qc:\n  null_share_max: 3\n", "qc.null_share_max"),
         (GOOD + "qc:\n  holidays: 2025-12-25\n", "qc.holidays must be a list"),
         (GOOD + "qc:\n  holidays: [2025-13-01]\n", "holds an impossible date"),
@@ -70,6 +74,15 @@ def test_relative_paths_resolve_from_project_root(tmp_path):
 def test_bad_config_is_one_clear_error(tmp_path, text, message):
     with pytest.raises(BadInput, match=message):
         settings_from(tmp_path, text)
+
+
+def test_house_isins_optional_sorted_and_passed_to_dbt(tmp_path):
+    assert settings_from(tmp_path, GOOD).target.house_isins == ()
+    assert settings_from(tmp_path, GOOD + "  house_isins: []\n").target.house_isins == ()
+    s = settings_from(tmp_path, GOOD + "  house_isins: [LU000DEMO049, LU000DEMO031, LU000DEMO049]\n")
+    assert s.target.house_isins == ("LU000DEMO031", "LU000DEMO049")
+    assert s.target.dbt_vars()["house_isins"] == ["LU000DEMO031", "LU000DEMO049"]
+    assert load_settings({}).target.house_isins == ("LU000DEMO031", "LU000DEMO049", "LU000DEMO056")
 
 
 def test_missing_config_file(tmp_path):

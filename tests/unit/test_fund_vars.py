@@ -22,6 +22,7 @@ def test_dbt_fund_var_defaults_equal_config_target():
     assert sorted(fund["isins"]) == sorted(target["isins"])
     assert float(fund["min_ticket_eur"]) == float(target["min_ticket_eur"])
     assert sorted(fund["horizons"]) == sorted(target["horizons"])
+    assert sorted(fund.get("house_isins") or []) == sorted(target.get("house_isins") or [])
 
 
 def test_dbt_project_declares_range_and_source_vars():

@@ -81,6 +81,9 @@ universe_state as (
         {%- for name, kind in cols %},
         coalesce(r.{{ name | replace('d_', 'r_', 1) }}, 0) as {{ name | replace('d_', 'r_', 1) }}
         {%- endfor %}
+        {%- for name in holdings_v2_columns() %},
+        u.{{ name }}
+        {%- endfor %}
     from universe as u
     inner join last_delta as l
         on l.Depot_Number = u.Depot_Number
@@ -136,6 +139,10 @@ features as (
         cast(u.r_target_sp_365d as {{ t_int() }}) as Target_SavingsPlan_365d,
         cast(u.r_target_ti_365d as {{ t_int() }}) as Target_TransferIn_365d,
         {{ recency_days('u.Score_Date', 'u.r_last_target_sp_unc', 'u.r_last_target_sp_canc') }} as Days_Since_Target_SavingsPlan
+        {#- features v2 of the holdings side (rules §7b), computed in int_holdings #}
+        {%- for name in holdings_v2_columns() %},
+        u.{{ name }}
+        {%- endfor %}
     from universe_state as u
 
 )
