@@ -183,6 +183,15 @@ def run_world(name: str, depots: int, days: int, test_days: int, oracle_every: i
             e = evaluate(y, p, groups, n_boot=n_boot, seed=0)
             res["models"][m] = {"ap": e["ap"], "ap_ci": e["ci"].get("ap"),
                                 "lift_at_1": e["lift_at_1"], "lift_ci": e["ci"].get("lift_at_1")}
+        # Paired depot bootstrap of AP(model) - AP(baseline) on the same rows (one draw for
+        # both, so the draw's noise cancels): the claim "better than the baseline" is this.
+        from bench.tune_defaults import paired_difference
+
+        res["delta_ap"] = {}
+        for ref in ("core model", "hgb core"):
+            if ref in scores:
+                d, d_ci = paired_difference(rows, scores[ref], scores["model"], n_boot, 0)
+                res["delta_ap"][ref] = {"d": d, "ci": d_ci}
         o = res["models"]["oracle"]
         for m, r in res["models"].items():
             r["ap_share"] = r["ap"] / o["ap"] if o["ap"] else float("nan")
@@ -193,7 +202,7 @@ def run_world(name: str, depots: int, days: int, test_days: int, oracle_every: i
 
 def markdown(results: list[dict[str, Any]]) -> str:
     def ci(v):
-        return "–" if not v else f"[{v[0]:.3f}, {v[1]:.3f}]"
+        return "–" if not v else f"[{v[0]:.4f}, {v[1]:.4f}]"
 
     lines = []
     for r in results:
@@ -218,6 +227,10 @@ def markdown(results: list[dict[str, Any]]) -> str:
                     f"{res['base_rate']:.4f} | {x['ap']:.4f} | {ci(x['ap_ci'])} | "
                     f"{x['lift_at_1']:.1f} | {ci(x['lift_ci'])} | {x['ap_share']:.2f} | "
                     f"{x['lift_share']:.2f} |")
+        lines += ["", "Paired Δ AP of the model (depot bootstrap, same rows):", ""]
+        for hz, res in r["horizons"].items():
+            for ref, x in res.get("delta_ap", {}).items():
+                lines.append(f"- {hz} model − {ref}: {x['d']:+.4f} {ci(x['ci'])}")
         lines.append("")
     return "\n".join(lines)
 

@@ -64,5 +64,14 @@ FEATURE_SETS: dict[str, tuple[str, ...]] = {
     "v2": CORE_FEATURES + TRANSACTION_FEATURES + HOLDINGS_FEATURES,
 }
 
+# Features whose distribution moves with the calendar by construction: a tenure grows by a
+# day every day, an expanding statistic drifts as history accumulates, and "days since" of
+# pay-day deposits and monthly savings plans cycle with the day of the month. Their PSI
+# against the training window is computed, stored and shown (FA_DRIFT, the report) but
+# raises no drift_psi alert (docs/operations.md "Drift").
+CALENDAR_FEATURES: frozenset[str] = frozenset({
+    "Last_Buy_Days", "Days_Since_Deposit", "Days_Since_Target_SavingsPlan", "Tenure_Days", "Cooc_Score",
+})
+
 # What train and score use.
 FEATURES: tuple[str, ...] = FEATURE_SETS["v2"]

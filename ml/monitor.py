@@ -20,7 +20,8 @@ nothing new (docs/operations.md, *Monitor* and *Drift*).
 Alerts (QC alert dicts): ``drift_ap`` / ``drift_lift`` when the mean AP / Lift@1 % of the
 last ``qc.monitor_days`` complete days scored by the active model falls below
 ``qc.min_ap_share`` / ``qc.min_lift_share`` of that model's test figure;
-``drift_psi`` for every column at PSI level alert on the run day.
+``drift_psi`` for every column at PSI level alert on the run day, except the calendar-driven
+features of ml.features.CALENDAR_FEATURES (shown, not alerted).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ import pandas as pd
 from ml.config import QCThresholds, Settings
 from ml.dataset import label_column, load_day
 from ml.db import SCHEMA, Database
+from ml.features import CALENDAR_FEATURES
 from ml.metrics import headline, top_n
 from ml import drift, registry
 
@@ -353,6 +355,11 @@ def drift_alerts(facts: Mapping[str, Any], th: QCThresholds, end: date) -> tuple
                "Threshold": th.psi_alert,
                "Message": f"{end}: PSI of {col} {value:.3f} >= {th.psi_alert} against the training "
                           f"window of model {facts['version']}"}
-              for col, value in ranked if drift.level(value, th) == "alert"]
-    movers = ", ".join(f"{c} {v:.3f} ({drift.level(v, th)})" for c, v in ranked[:3])
+              for col, value in ranked if drift.level(value, th) == "alert" and col not in CALENDAR_FEATURES]
+
+    def level(col: str, value: float) -> str:
+        lv = drift.level(value, th)
+        return f"{lv}, calendar-driven: not alerted" if col in CALENDAR_FEATURES and lv == "alert" else lv
+
+    movers = ", ".join(f"{c} {v:.3f} ({level(c, v)})" for c, v in ranked[:3])
     return alerts, f"  drift {end} vs training of {facts['version']}: largest PSI {movers}"

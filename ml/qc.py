@@ -10,8 +10,11 @@ Alerts (thresholds in FA_CONFIG ``qc:``; docs/operations.md):
   from the median of the preceding ``pos_rate_median_days`` days by more than
   ``pos_rate_deviation`` (relative). Only label-complete days (D + T <= data horizon) are
   compared, since recent labels are censored and their 1s arrive before their 0s; and only
-  when the median predicts at least MIN_EXPECTED_POSITIVES positives on that day, since a
-  50 % swing of a handful of buys is noise, not drift.
+  when the median predicts at least MIN_EXPECTED_POSITIVES positives on that day and the
+  day's count is at least POS_RATE_MIN_Z Poisson standard deviations away from what the
+  median predicts, since a 50 % swing of a few dozen buys is noise, not drift (at 1,000
+  eligible rows and a 2 % rate, 20 expected buys: 33 is 2.9 sd and does not alert; at
+  50,000 rows, 1,000 expected, a 50 % swing is 16 sd and does).
 - ``null_share``: a label column's NULL share on a label-complete day, or the score NULL
   share (Pre_First_Target rows without a score) of a scored day or of the latest day, above
   ``null_share_max``. Recent censored labels are NULL by design and are not checked.
@@ -38,6 +41,7 @@ QC_DAILY = "FA_QC_DAILY"
 QC_ALERTS = "FA_QC_ALERTS"
 DQ_TABLE = "FA_DATA_QUALITY"
 MIN_EXPECTED_POSITIVES = 20
+POS_RATE_MIN_Z = 4.0
 ALERT_COLUMNS = [
     ("Run_At", "timestamp"), ("Target_Code", "key"), ("Score_Date", "date"), ("Check_Name", "key"),
     ("Subject", "key"), ("Value", "float"), ("Threshold", "float"), ("Message", "text"),
@@ -143,7 +147,9 @@ def compute(counts: pd.DataFrame, horizons: Sequence[int], horizon_date: date | 
             if med <= 0 or med * known < MIN_EXPECTED_POSITIVES:
                 continue
             dev = abs(complete_days[day] - med) / med
-            if dev > th.pos_rate_deviation:
+            expected = med * known  # positives the median predicts for the day's rows
+            z = abs(complete_days[day] * known - expected) / expected ** 0.5
+            if dev > th.pos_rate_deviation and z >= POS_RATE_MIN_Z:
                 alert(day, "pos_rate_deviation", f"T{h}", dev, th.pos_rate_deviation,
                       f"{day.date()}: T{h} positive rate {complete_days[day]:.4f} deviates {dev:.0%} "
                       f"from its {th.pos_rate_median_days}-day median {med:.4f}")

@@ -200,3 +200,19 @@ def test_new_tables_ddl_on_both_engines():
     assert "Target_Code VARCHAR(20) NOT NULL" in ddl and "PRIMARY KEY CLUSTERED (Target_Code, Score_Date, Horizon)" in ddl
     with pytest.raises(ValueError):
         create_table_sql("sqlserver", "X", [("a", "varchar(9000)")])
+
+
+def test_calendar_driven_features_are_shown_but_raise_no_psi_alert():
+    from datetime import date
+
+    from ml.config import QCThresholds
+    from ml.features import CALENDAR_FEATURES
+    from ml.monitor import drift_alerts
+
+    th = QCThresholds()
+    facts = {"version": "v1", "psi": {"Tenure_Days": 1.8, "Cash": 0.30, "Buys_30d": 0.12, "Pos_Count": 0.01}}
+    alerts, line = drift_alerts(facts, th, date(2025, 8, 20))
+    assert "Tenure_Days" in CALENDAR_FEATURES and "Cash" not in CALENDAR_FEATURES
+    assert [a["Subject"] for a in alerts] == ["Cash"]          # 0.30 >= psi_alert, not calendar-driven
+    assert line.endswith("Tenure_Days 1.800 (alert, calendar-driven: not alerted), "
+                         "Cash 0.300 (alert), Buys_30d 0.120 (warning)")

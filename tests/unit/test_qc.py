@@ -74,3 +74,19 @@ def test_null_share_of_complete_labels_and_of_missing_scores_alerts():
 def test_without_a_data_horizon_no_rate_is_computed():
     table, alerts = compute(counts(), (7, 14, 30), None, END, 30, TH)
     assert table["Pos_Rate_T7"].isna().all() and alerts == []
+
+
+@pytest.mark.parametrize("rows,pos30,spike,alerts_expected", [
+    # 1,000 rows at 2 %: 20 expected; 33 is +65 % but only 2.9 Poisson sd: noise, no alert
+    (1000, 20, 33, False),
+    # 20 expected, 38 observed: +90 % and (38 - 20) / sqrt(20) = 4.02 sd: alerts
+    (1000, 20, 38, True),
+    # 50,000 rows at 2 %: 1,000 expected; +55 % is 17 sd: alerts
+    (50000, 1000, 1550, True),
+])
+def test_deviation_must_also_be_significant_against_poisson_noise(rows, pos30, spike, alerts_expected):
+    df = counts(rows=rows, pos30=pos30)
+    df.loc[pd.Timestamp(END - timedelta(days=35)), "Pos_T30"] = spike
+    _, alerts = compute(df, (7, 14, 30), END, END, 30, TH)
+    dev = [a for a in alerts if a["Check_Name"] == "pos_rate_deviation"]
+    assert bool(dev) is alerts_expected

@@ -5,6 +5,8 @@ import json
 import duckdb
 import pytest
 
+from ml.features import FEATURES
+
 import synthetic_world
 from db_snapshot import table_hashes
 from test_cli_ml import env, run  # noqa: F401  (fixture and helper shared)
@@ -48,7 +50,7 @@ def test_qc_fills_monitor_and_drift_and_a_rerun_leaves_every_table_identical(env
     assert list(mon["Labels_Complete"]) == [1, 0, 0] and mon["AP"].iloc[0] > 0   # 07-10 + 30 <= 08-20
 
     drift = query(db, "SELECT Score_Date, COUNT(*) AS n FROM dbo.FA_DRIFT GROUP BY Score_Date ORDER BY 1")
-    assert list(drift["n"]) == [13, 13, 13]     # 12 features + p_buy_30d, every scored day
+    assert list(drift["n"]) == [len(FEATURES) + 1] * 3     # every feature + p_buy_30d, every scored day
     reg = query(db, "SELECT Drift_Path, Drift_Sha256, Train_Fingerprint, Library_Versions FROM dbo.FA_MODEL_REGISTRY")
     assert reg["Drift_Path"].str.endswith("drift.json").all() and reg["Train_Fingerprint"].str.len().eq(64).all()
     assert json.loads(reg["Library_Versions"].iloc[0])["xgboost"]
