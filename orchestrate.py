@@ -50,12 +50,17 @@ def edge(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 @contextmanager
-def locked(cfg: Any, name: str) -> Iterator[Any]:
-    """The pipeline lock plus the command's FA_RUN_LOG record (ml/runlog.py)."""
+def locked(cfg: Any, name: str, funds: Any = None, shared: bool = False) -> Iterator[Any]:
+    """The pipeline lock plus the command's FA_RUN_LOG record (ml/runlog.py).
+
+    ``funds``: the Settings of every fund the command writes (default: ``cfg``'s own);
+    ``shared``: it builds the dbt models shared by all funds (backfill, daily, demo).
+    """
     from ml.lock import pipeline_lock
     from ml.runlog import command
 
-    with pipeline_lock(cfg, name), command(cfg, name) as record:
+    codes = [f.target.code for f in (funds or [cfg])]
+    with pipeline_lock(cfg, name, codes, shared), command(cfg, name) as record:
         yield record
 
 
@@ -64,6 +69,59 @@ def settings():
     from ml.config import load_settings
 
     return load_settings()
+
+
+def fund_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    """--fund CODE (repeatable): the funds of FA_CONFIG to run for [every fund]."""
+    return click.option("--fund", "funds", multiple=True, metavar="CODE",
+                        help="Only this fund of FA_CONFIG (repeatable) [every fund].")(func)
+
+
+def one_fund_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    """--fund CODE: the one fund a command runs for [the only fund of FA_CONFIG]."""
+    return click.option("--fund", "funds", multiple=True, metavar="CODE",
+                        help="The fund of FA_CONFIG [required when it holds several].")(func)
+
+
+def fund_settings(codes: tuple[str, ...]) -> list[Any]:
+    """The Settings of each chosen fund (every fund of FA_CONFIG when none is chosen)."""
+    return settings().funds(codes)
+
+
+def one_fund(codes: tuple[str, ...]) -> Any:
+    """The Settings of the one fund chosen (or the only one); BadInput otherwise."""
+    from ml.errors import BadInput
+
+    cfg = settings()
+    chosen = list(dict.fromkeys(codes))
+    if len(chosen) > 1:
+        raise BadInput("--fund: this command runs for one fund at a time (give --fund once)")
+    if not chosen and len(cfg.fund_codes) > 1:
+        raise BadInput(f"FA_CONFIG holds several funds ({', '.join(cfg.fund_codes)}): "
+                       "choose one with --fund CODE")
+    return cfg.for_fund(chosen[0]) if chosen else cfg
+
+
+def each_fund(funds: list[Any], step: Callable[[Any], None]) -> None:
+    """``step(cfg)`` for every fund; a failure of one fund does not stop the others.
+
+    The first failure is raised at the end (its exit code; the message names the fund when
+    there are several), the others are logged to stderr.
+    """
+    first: FAError | None = None
+    for cfg in funds:
+        try:
+            step(cfg)
+        except FAError as exc:
+            if len(funds) == 1:
+                raise
+            exc.args = (f"fund {cfg.target.code}: {exc}",)
+            if first is None:
+                first = exc
+            else:
+                click.echo(f"Error: {exc}", err=True)
+    if first is not None:
+        raise first
 
 
 def iso_date(what: str, text: str | None) -> date | None:
@@ -126,20 +184,27 @@ def demo_data_cmd(depots: int, days: int, seed: int, end_date: str, clean: bool,
 @click.option("--end-date", default=None, help="Last Score_Date (YYYY-MM-DD).")
 @click.option("--chunk-months", type=click.IntRange(1, 240), default=None,
               help="Months per dbt run (default: as many as fit backfill.chunk_rows of FA_CONFIG).")
+@fund_option
 @edge
 def backfill_cmd(months: int | None, start_date: str | None, end_date: str | None,
-                 chunk_months: int | None) -> None:
-    """Recompute aggregates and labels for a range of Score_Dates with dbt."""
+                 chunk_months: int | None, funds: tuple[str, ...]) -> None:
+    """Recompute aggregates and labels for a range of Score_Dates with dbt (every fund).
+
+    The first fund's run builds the models shared by all funds too; each further fund
+    builds only its own (dbt tag `fund`). A dbt failure stops the backfill.
+    """
     from ml.pipeline import backfill, resolve_backfill_range
 
-    cfg = settings()
+    cfgs = fund_settings(funds)
+    cfg = cfgs[0]
     start, end = resolve_backfill_range(
         cfg, months, iso_date("--start-date", start_date), iso_date("--end-date", end_date)
     )
-    with locked(cfg, "backfill") as record:
-        summary = backfill(cfg, start, end, chunk_months)
-        record.add(rows_written=summary["aggregate_rows"] + summary["label_rows"])
-    echo_summary(summary)
+    with locked(cfg, "backfill", cfgs, shared=True) as record:
+        for i, fund_cfg in enumerate(cfgs):
+            summary = backfill(fund_cfg, start, end, chunk_months, fund_only=i > 0)
+            record.add(rows_written=summary["aggregate_rows"] + summary["label_rows"])
+            echo_summary({"fund": fund_cfg.target.code, **summary})
 
 
 TRAIN_COLUMNS = [
@@ -173,16 +238,17 @@ TRAIN_COLUMNS = [
                    "early-stopping parts (docs/model.md, Tuning); the options above are trial 0.")
 @click.option("--tune-trials", type=click.IntRange(1, 60), default=24, show_default=True,
               help="Trials of --tune.")
+@one_fund_option
 @edge
 def train_cmd(horizons, train_start, train_end, test_start, test_end, max_depth, learning_rate,
-              n_estimators, n_boot, promote, neg_sample_rate, tune, tune_trials) -> None:
+              n_estimators, n_boot, promote, neg_sample_rate, tune, tune_trials, funds) -> None:
     """Train XGBoost + isotonic per horizon, test out of time, register (docs/model.md)."""
     from ml.config import parse_horizons
     from ml.dataset import Windows, check_horizons
     from ml.report import format_table
     from ml.train import TrainParams, train
 
-    cfg = settings()
+    cfg = one_fund(funds)
     windows = Windows(iso_date("--train-start", train_start), iso_date("--train-end", train_end),
                       iso_date("--test-start", test_start), iso_date("--test-end", test_end))
     given = {"max_depth": max_depth, "learning_rate": learning_rate, "n_estimators": n_estimators}
@@ -205,16 +271,17 @@ def train_cmd(horizons, train_start, train_end, test_start, test_end, max_depth,
 
 @cli.command("score")
 @click.option("--date", "day", default=None, help="Score_Date to score [latest in the aggregate table].")
+@fund_option
 @edge
-def score_cmd(day: str | None) -> None:
+def score_cmd(day: str | None, funds: tuple[str, ...]) -> None:
     """Score one day's Pre_First_Target rows with the active models (hashes verified)."""
     from ml.score import score_day
 
-    cfg = settings()
+    cfgs = fund_settings(funds)
     when = iso_date("--date", day)
-    with locked(cfg, "score"):
-        summary = score_day(cfg, when)
-    echo_summary(summary)
+    with locked(cfgs[0], "score", cfgs):
+        each_fund(cfgs, lambda cfg: echo_summary(
+            {**({"fund": cfg.target.code} if len(cfgs) > 1 else {}), **score_day(cfg, when)}))
 
 
 @cli.group("registry")
@@ -223,14 +290,15 @@ def registry_grp() -> None:
 
 
 @registry_grp.command("list")
+@one_fund_option
 @edge
-def registry_list_cmd() -> None:
+def registry_list_cmd(funds: tuple[str, ...]) -> None:
     """Every registered model with its test metrics and active flag."""
     from ml.db import open_target
     from ml.registry import list_models
     from ml.report import format_table
 
-    cfg = settings()
+    cfg = one_fund(funds)
     with open_target(cfg, read_only=not cfg.duckdb_path.exists()) as db:
         df = list_models(db, cfg.target.code)
     rows = df.assign(active=df["Is_Active"] == 1).to_dict(orient="records")
@@ -244,26 +312,28 @@ def registry_list_cmd() -> None:
 
 @registry_grp.command("promote")
 @click.argument("version")
+@one_fund_option
 @edge
-def registry_promote_cmd(version: str) -> None:
+def registry_promote_cmd(version: str, funds: tuple[str, ...]) -> None:
     """Make VERSION the active model of every horizon it was trained for."""
     from ml.db import open_target
     from ml.registry import promote
 
-    cfg = settings()
+    cfg = one_fund(funds)
     with locked(cfg, "registry promote"), open_target(cfg) as db:
         horizons = promote(db, cfg.target.code, version)
     echo_summary({"promoted": version, "horizons": ", ".join(f"T{h}" for h in horizons)})
 
 
 @registry_grp.command("rollback")
+@one_fund_option
 @edge
-def registry_rollback_cmd() -> None:
+def registry_rollback_cmd(funds: tuple[str, ...]) -> None:
     """Return every configured horizon to the model that was active before the current one."""
     from ml.db import open_target
     from ml.registry import rollback
 
-    cfg = settings()
+    cfg = one_fund(funds)
     with locked(cfg, "registry rollback"), open_target(cfg) as db:
         now_active = rollback(db, cfg.target.code, cfg.target.horizons)
     echo_summary({f"T{h} active": v for h, v in now_active.items()})
@@ -277,25 +347,35 @@ def registry_rollback_cmd() -> None:
               help="Bootstrap draws for the AP interval.")
 @click.option("--version", "versions", multiple=True,
               help="Only this registered version (repeatable) [all].")
+@fund_option
 @edge
-def eval_cmd(horizons: str, start: str, end: str, n_boot: int, versions: tuple[str, ...]) -> None:
+def eval_cmd(horizons: str, start: str, end: str, n_boot: int, versions: tuple[str, ...],
+             funds: tuple[str, ...]) -> None:
     """Evaluate every registered model on the label-complete rows of an interval (FA_MODEL_EVAL)."""
     from ml.config import parse_horizons
-    from ml.evaluate import evaluate_models
-    from ml.report import format_table
-
     from ml.dataset import check_horizons
     from ml.errors import BadInput
 
-    cfg = settings()
-    hs = check_horizons(cfg, parse_horizons(horizons))  # every input checked before the lock
+    cfgs = fund_settings(funds)
+    hs = {c.target.code: check_horizons(c, parse_horizons(horizons)) for c in cfgs}  # checked before the lock
     first, last = iso_date("--start", start), iso_date("--end", end)
     if first > last:
         raise BadInput("--start must not be after --end")
-    with locked(cfg, "eval") as record:
-        rows = evaluate_models(cfg, hs, first, last, n_boot=n_boot, versions=versions)
-        record.add(rows_written=len(rows))
+    with locked(cfgs[0], "eval", cfgs) as record:
+        each_fund(cfgs, lambda cfg: _eval_fund(cfg, hs[cfg.target.code], first, last, n_boot,
+                                               versions, record, len(cfgs) > 1))
+
+
+def _eval_fund(cfg: Any, hs: Any, first: date, last: date, n_boot: int,
+               versions: tuple[str, ...], record: Any, name_fund: bool) -> None:
+    from ml.evaluate import evaluate_models
+    from ml.report import format_table
+
+    rows = evaluate_models(cfg, hs, first, last, n_boot=n_boot, versions=versions)
+    record.add(rows_written=len(rows))
     rows = [{**r, "active": r["Is_Active"] == 1, "in_sample": r["Overlaps_Training"] == 1} for r in rows]
+    if name_fund:
+        click.echo(f"fund {cfg.target.code}")
     click.echo(format_table(rows, [
         ("Horizon", "T", ""), ("Version", "version", ""), ("Rows", "rows", ","),
         ("Base_Rate", "base rate", ".4f"), ("AP", "AP", ".4f"), ("P_At_1", "P@1%", ".3f"),
@@ -307,62 +387,77 @@ def eval_cmd(horizons: str, start: str, end: str, n_boot: int, versions: tuple[s
 @cli.command("qc")
 @click.option("--window-days", type=click.IntRange(1, 3650), default=30, show_default=True)
 @click.option("--date", "day", default=None, help="Last day of the window [latest aggregate day].")
+@fund_option
 @edge
-def qc_cmd(window_days: int, day: str | None) -> None:
+def qc_cmd(window_days: int, day: str | None, funds: tuple[str, ...]) -> None:
     """Daily checks: counts, positive rates, NULL shares, data quality; exit 5 on an alert."""
+    cfgs = fund_settings(funds)
+    when = iso_date("--date", day)
+    with locked(cfgs[0], "qc", cfgs):
+        each_fund(cfgs, lambda cfg: _qc_fund(cfg, window_days, when))
+
+
+def _qc_fund(cfg: Any, window_days: int, when: date | None) -> None:
     from ml.errors import QCAlert
     from ml.qc import alert_line, run_qc
 
-    cfg = settings()
-    when = iso_date("--date", day)
-    with locked(cfg, "qc"):
-        result = run_qc(cfg, window_days, when)
-        click.echo(result["summary"])
-        if result["alerts"]:
-            raise QCAlert(alert_line(result["alerts"]))
+    result = run_qc(cfg, window_days, when)
+    click.echo(result["summary"])
+    if result["alerts"]:
+        raise QCAlert(alert_line(result["alerts"]))
 
 
 @cli.command("report")
 @click.option("--date", "day", default=None, help="Score_Date of the report [latest scored day].")
 @click.option("--out", type=click.Path(dir_okay=True, path_type=str), default=None,
-              help="HTML file to write [FA_ART_DIR/report_<CODE>_<date>.html].")
+              help="HTML file to write [FA_ART_DIR/report_<CODE>_<date>.html]; one fund only.")
+@fund_option
 @edge
-def report_cmd(day: str | None, out: str | None) -> None:
-    """One self-contained HTML report: test curves, monitoring, drift, QC, registry, run log."""
+def report_cmd(day: str | None, out: str | None, funds: tuple[str, ...]) -> None:
+    """One self-contained HTML report per fund: test curves, monitoring, drift, QC, registry, run log."""
     from pathlib import Path
 
+    from ml.errors import BadInput
     from ml.report_html import write_report
 
-    cfg = settings()
-    echo_summary(write_report(cfg, iso_date("--date", day), Path(out).resolve() if out else None))
+    cfgs = fund_settings(funds)
+    if out and len(cfgs) > 1:
+        raise BadInput("--out names one file: give one --fund with it")
+    when = iso_date("--date", day)
+    each_fund(cfgs, lambda cfg: echo_summary(
+        write_report(cfg, when, Path(out).resolve() if out else None)))
 
 
 @cli.command("build-day", hidden=True)
 @click.option("--date", "day", required=True, help="Score_Date to build.")
+@one_fund_option
+@click.option("--fund-models-only", is_flag=True,
+              help="Only the fund's own models (dbt tag fund): the shared ones are built.")
 @edge
-def build_day_cmd(day: str) -> None:
-    """Internal step of `daily`: dbt build of one Score_Date."""
+def build_day_cmd(day: str, funds: tuple[str, ...], fund_models_only: bool) -> None:
+    """Internal step of `daily`: dbt build of one Score_Date for one fund."""
     from ml.pipeline import build_day
 
-    cfg = settings()
+    cfg = one_fund(funds)
     when = iso_date("--date", day)
-    with locked(cfg, "build-day") as record:
-        summary = build_day(cfg, when)
+    with locked(cfg, "build-day", shared=not fund_models_only) as record:
+        summary = build_day(cfg, when, fund_only=fund_models_only)
         record.add(rows_written=summary["aggregate_rows"] + summary["label_rows"])
     echo_summary(summary)
 
 
 @cli.command("daily")
 @click.option("--date", "day", default=None, help="Score_Date to run [the data horizon].")
+@fund_option
 @edge
-def daily_cmd(day: str | None) -> None:
-    """dbt build of the day -> score -> qc, each a child process with its time limit."""
+def daily_cmd(day: str | None, funds: tuple[str, ...]) -> None:
+    """dbt build of the day -> score -> qc (every fund), each a child process with its time limit."""
     from ml.runner import daily
 
-    cfg = settings()
+    cfgs = fund_settings(funds)
     when = iso_date("--date", day)
-    with locked(cfg, "daily"):
-        summary = daily(cfg, when)
+    with locked(cfgs[0], "daily", cfgs, shared=True):
+        summary = daily(cfgs[0], when, [c.target.code for c in cfgs])
     echo_summary(summary)
 
 
@@ -373,14 +468,16 @@ def daily_cmd(day: str | None) -> None:
 @click.option("--end-date", default="2025-08-20", show_default=True)
 @click.option("--n-boot", type=click.IntRange(0, 10_000), default=200, show_default=True,
               help="Bootstrap draws for the training metrics' intervals.")
+@one_fund_option
 @edge
-def demo_cmd(depots: int, days: int, seed: int, end_date: str, n_boot: int) -> None:
+def demo_cmd(depots: int, days: int, seed: int, end_date: str, n_boot: int,
+             funds: tuple[str, ...]) -> None:
     """Demo world -> backfill -> train -> score -> eval -> qc -> report, then a summary table."""
     from ml.runner import demo
 
-    cfg = settings()
+    cfg = one_fund(funds)
     last_day = iso_date("--end-date", end_date)
-    with locked(cfg, "demo"):
+    with locked(cfg, "demo", shared=True):
         rows, facts, alert = demo(cfg, depots, days, seed, last_day, n_boot)
         _demo_output(rows, facts, alert)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Any, Mapping
@@ -73,6 +73,9 @@ class Settings:
 
     target: TargetFund
     config_path: Path
+    # Every fund of FA_CONFIG (`targets:`, or the one `target:`), in config order; `target`
+    # is the one this Settings is for (the first unless chosen with for_fund).
+    targets: tuple[TargetFund, ...] = ()
     engine: str = "duckdb"
     source_db: Path = PROJECT_ROOT / "data" / "provisionen.duckdb"
     duckdb_path: Path = PROJECT_ROOT / "data" / "fa.duckdb"
@@ -86,6 +89,21 @@ class Settings:
     timeouts: Mapping[str, int] = field(
         default_factory=lambda: {"dbt": 3600, "score": 900, "qc": 300}
     )
+
+    @property
+    def fund_codes(self) -> tuple[str, ...]:
+        return tuple(t.code for t in self.targets) or (self.target.code,)
+
+    def for_fund(self, code: str) -> "Settings":
+        """The Settings of fund ``code`` (its ``target``); BadInput for an unknown code."""
+        for t in self.targets or (self.target,):
+            if t.code == code:
+                return replace(self, target=t)
+        raise BadInput(f"--fund: no fund {code!r} in FA_CONFIG (funds: {', '.join(self.fund_codes)})")
+
+    def funds(self, codes: tuple[str, ...] | list[str] = ()) -> list["Settings"]:
+        """The Settings of each fund in ``codes`` (all funds of FA_CONFIG when empty)."""
+        return [self.for_fund(c) for c in dict.fromkeys(codes or self.fund_codes)]
 
     # Output table names (the code is validated, so these are safe identifiers).
     @property
@@ -111,6 +129,27 @@ def _require(mapping: Mapping[str, Any], key: str, where: str) -> Any:
     if not isinstance(mapping, Mapping) or key not in mapping:
         raise BadInput(f"{where}: missing key '{key}'")
     return mapping[key]
+
+
+def parse_targets(raw: Any, where: str) -> tuple[TargetFund, ...]:
+    """The funds of FA_CONFIG: ``targets:`` (a list of target blocks) or one ``target:``.
+
+    Fund codes must be unique; BadInput otherwise (or when both keys or neither are given).
+    """
+    if isinstance(raw, Mapping) and "targets" in raw:
+        if "target" in raw:
+            raise BadInput(f"{where}: give either 'target' or 'targets', not both")
+        blocks = raw["targets"]
+        if isinstance(blocks, (str, Mapping)) or not isinstance(blocks, (list, tuple)) or not blocks:
+            raise BadInput(f"{where}: 'targets' must be a non-empty list of target blocks")
+        funds = tuple(parse_target({"target": b}, f"{where} targets[{i}]") for i, b in enumerate(blocks))
+    else:
+        funds = (parse_target(raw, where),)
+    codes = [t.code for t in funds]
+    dup = sorted({c for c in codes if codes.count(c) > 1})
+    if dup:
+        raise BadInput(f"{where}: fund code {', '.join(dup)} appears more than once in 'targets'")
+    return funds
 
 
 def parse_target(raw: Any, where: str) -> TargetFund:
@@ -256,7 +295,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if env is None else env
     config_path = _resolve(env.get("FA_CONFIG") or str(DEFAULT_CONFIG))
     raw = read_config_file(config_path)
-    target = parse_target(raw, "FA_CONFIG")
+    targets = parse_targets(raw, "FA_CONFIG")
 
     qc_raw = _optional_block(raw, "qc")
     qc = QCThresholds(
@@ -299,7 +338,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         )
 
     return Settings(
-        target=target,
+        target=targets[0],
+        targets=targets,
         config_path=config_path,
         engine=engine,
         source_db=_resolve(env.get("FA_SOURCE_DB") or "data/provisionen.duckdb"),

@@ -37,7 +37,7 @@ import math
 import os
 import re
 import sys
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -685,22 +685,36 @@ def open_sqlserver_database(cfg: SqlServerConfig, database: str, chunk_size: int
 APPLOCK_RESOURCE = "first_buy_pipeline"
 
 
+def applock_names(fund_codes: Sequence[str] = (), shared: bool = True) -> list[str]:
+    """The applocks of a command: the global one when it writes the models shared by all
+    funds (``shared``), then one per fund it writes (``first_buy_pipeline_<CODE>``, sorted,
+    so two commands always take them in the same order). Funds may run side by side in
+    their own commands (score, qc, train, ...); a command that builds the shared dbt models
+    (backfill, daily) excludes every other such command."""
+    names = [APPLOCK_RESOURCE] if shared else []
+    return names + [f"{APPLOCK_RESOURCE}_{code}" for code in sorted(set(fund_codes))]
+
+
 @contextmanager
 def sqlserver_applock(settings: Settings, command: str,
-                      env: Mapping[str, str] | None = None) -> Iterator[None]:
+                      env: Mapping[str, str] | None = None,
+                      names: Sequence[str] | None = None) -> Iterator[None]:
     """The pipeline lock on SQL Server (called by ml.lock.pipeline_lock).
 
     A dedicated connection to the FA database takes ``sp_getapplock`` with
-    @LockMode='Exclusive', @LockOwner='Session', @LockTimeout=0: a second writer fails at
-    once (LockHeld, exit code 6) instead of queueing. The lock belongs to the session, so
-    a killed run releases it when the server drops its connection. ``command`` only names
+    @LockMode='Exclusive', @LockOwner='Session', @LockTimeout=0 on each of ``names``
+    (default: the global one, see applock_names): a second writer fails at once
+    (LockHeld, exit code 6) instead of queueing. The locks belong to the session, so a
+    killed run releases them when the server drops its connection. ``command`` only names
     the holder in the log.
     """
     db = open_sqlserver_target(settings, env)
     try:
-        with db.pipeline_lock(APPLOCK_RESOURCE, timeout_ms=0):
-            print(f"lock: {APPLOCK_RESOURCE} taken on SQL Server for '{command}'",
-                  file=sys.stderr, flush=True)
+        with ExitStack() as stack:
+            for name in names or [APPLOCK_RESOURCE]:
+                stack.enter_context(db.pipeline_lock(name, timeout_ms=0))
+                print(f"lock: {name} taken on SQL Server for '{command}'",
+                      file=sys.stderr, flush=True)
             yield
     finally:
         db.close()

@@ -19,7 +19,7 @@ import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO, Iterator, Sequence
 
 from ml.config import Settings
 from ml.errors import BadInput, LockHeld
@@ -70,15 +70,22 @@ def inherited() -> bool:
 
 
 @contextmanager
-def pipeline_lock(settings: Settings, command: str) -> Iterator[None]:
-    """Hold the pipeline lock for the duration of a writing command, or raise LockHeld."""
+def pipeline_lock(settings: Settings, command: str, funds: Sequence[str] | None = None,
+                  shared: bool = True) -> Iterator[None]:
+    """Hold the pipeline lock for the duration of a writing command, or raise LockHeld.
+
+    ``funds``: the fund codes the command writes (default: settings.target's);
+    ``shared``: whether it writes the dbt models shared by all funds. On SQL Server these
+    pick the applocks (ml.db_sqlserver.applock_names); DuckDB has one writer per file.
+    """
     if inherited():
         yield
         return
     if settings.engine == "sqlserver":
-        from ml.db_sqlserver import sqlserver_applock
+        from ml.db_sqlserver import applock_names, sqlserver_applock
 
-        with sqlserver_applock(settings, command):
+        names = applock_names(funds if funds is not None else [settings.target.code], shared)
+        with sqlserver_applock(settings, command, names=names):
             yield
         return
     path = lock_path(settings)

@@ -174,15 +174,23 @@ def chunk_range(start: date, end: date, months: int = CHUNK_MONTHS) -> list[tupl
     return chunks
 
 
-def chunk_args(index: int, total: int) -> list[str]:
+# dbt selection of a further fund's run: its own models (tag fund, named <model>_<CODE>)
+# over the shared models the first fund's run has built (docs/dbt.md, *Per fund*).
+FUND_MODELS = ["--select", "tag:fund"]
+
+
+def chunk_args(index: int, total: int, fund_only: bool = False) -> list[str]:
     """dbt arguments of backfill chunk ``index`` (1-based) of ``total``.
 
     The first chunk builds everything but FA_DATA_QUALITY; later chunks only the models
     that depend on the Score_Date range (int_score_dates and its descendants: the source,
     and so every other model, cannot change during a backfill, which holds the pipeline
     lock). FA_DATA_QUALITY does not depend on the range: it is built once, with the last
-    chunk.
+    chunk. ``fund_only`` (a further fund): the fund's own models, plus the shared models of
+    the chunk's range (the first fund's chunks left them at its last chunk).
     """
+    if fund_only:
+        return ["run", "--select", "tag:fund", "int_score_dates+", "--exclude", "fa_data_quality"]
     args = ["run"]
     if index > 1:
         args += ["--select", "int_score_dates+"]
@@ -212,13 +220,15 @@ def count_rows(settings: Settings, start: date, end: date) -> dict[str, int]:
 
 
 def backfill(settings: Settings, start: date, end: date,
-             chunk_months: int | None = None) -> dict[str, Any]:
+             chunk_months: int | None = None, fund_only: bool = False) -> dict[str, Any]:
     """Rebuild aggregates and labels for every Score_Date in [start, end], then test them.
 
     One ``dbt run`` per chunk of ``chunk_months`` months (default: as many months as fit
     ``backfill.chunk_rows`` aggregate rows; each run replaces its whole Score_Dates), then
     one ``dbt test`` (data tests) over the full range. Returns a summary dict: range, days,
     aggregate_rows, label_rows, seconds. Raises DbtFailed on any dbt error.
+    ``fund_only``: a further fund of a several-fund backfill, whose first fund's run has
+    built the shared models for the same range: only the fund's own models (tag fund).
     """
     if end < start:
         raise BadInput(f"end date {end.isoformat()} is before start date {start.isoformat()}")
@@ -230,11 +240,12 @@ def backfill(settings: Settings, start: date, end: date,
     chunks = chunk_range(start, end, chunk_months)
     if len(chunks) == 1:
         # one chunk: models and data tests in one `dbt build` (one start and parse less)
-        run_dbt(settings, ["build", *NO_UNIT_TESTS], dbt_vars(settings, start, end))
+        run_dbt(settings, ["build", *NO_UNIT_TESTS, *(FUND_MODELS if fund_only else [])],
+                dbt_vars(settings, start, end))
         log(f"backfill {start.isoformat()}..{end.isoformat()} (1/1, with tests) "
             f"{time.monotonic() - t0:.1f}s")
     else:
-        _backfill_chunks(settings, start, end, chunks)
+        _backfill_chunks(settings, start, end, chunks, fund_only)
     counts = count_rows(settings, start, end)
     return {
         "range": f"{start.isoformat()}..{end.isoformat()}",
@@ -245,31 +256,34 @@ def backfill(settings: Settings, start: date, end: date,
 
 
 def _backfill_chunks(settings: Settings, start: date, end: date,
-                     chunks: list[tuple[date, date]]) -> None:
+                     chunks: list[tuple[date, date]], fund_only: bool = False) -> None:
     """One ``dbt run`` per chunk (parsed once), then the data tests over [start, end]."""
     # one parse for all chunks: they differ only in start/end, which are read at run time
     manifest = parse_manifest(settings, dbt_vars(settings, start, end))
     for i, (lo, hi) in enumerate(chunks, 1):
         t1 = time.monotonic()
-        run_dbt(settings, chunk_args(i, len(chunks)), dbt_vars(settings, lo, hi),
+        run_dbt(settings, chunk_args(i, len(chunks), fund_only), dbt_vars(settings, lo, hi),
                 manifest=manifest)
         log(f"backfill {lo.isoformat()}..{hi.isoformat()} ({i}/{len(chunks)}) "
             f"{time.monotonic() - t1:.1f}s")
     t1 = time.monotonic()
-    run_dbt(settings, ["test", *NO_UNIT_TESTS], dbt_vars(settings, start, end), manifest=manifest)
+    run_dbt(settings, ["test", *NO_UNIT_TESTS, *(FUND_MODELS if fund_only else [])],
+            dbt_vars(settings, start, end), manifest=manifest)
     log(f"backfill tests {start.isoformat()}..{end.isoformat()} {time.monotonic() - t1:.1f}s")
 
 
-def build_day(settings: Settings, day: date) -> dict[str, Any]:
+def build_day(settings: Settings, day: date, fund_only: bool = False) -> dict[str, Any]:
     """The dbt step of the daily run: ``dbt build`` for Score_Date ``day``.
 
     Builds the day's aggregates and labels and refreshes every earlier label that can have
     changed (censored rows, depots whose first_buy_date changed), with the data tests but
     those of tag full_history (see DAILY_EXCLUDE). Returns {score_date, aggregate_rows,
-    label_rows, seconds}.
+    label_rows, seconds}. ``fund_only``: only the fund's own models (tag fund), over the
+    shared models another fund's build of the same day has made.
     """
     t0 = time.monotonic()
-    run_dbt(settings, ["build", *DAILY_EXCLUDE], dbt_vars(settings, day, day))
+    run_dbt(settings, ["build", *DAILY_EXCLUDE, *(FUND_MODELS if fund_only else [])],
+            dbt_vars(settings, day, day))
     counts = count_rows(settings, day, day)
     seconds = round(time.monotonic() - t0, 1)
     log(f"dbt build {day.isoformat()} {seconds:.1f}s")

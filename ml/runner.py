@@ -111,21 +111,50 @@ def run_step(step: str, args: Sequence[str], timeout: float | None) -> float:
     return seconds
 
 
-def daily(settings: Settings, day: date | None = None) -> dict[str, Any]:
-    """dbt build of the day -> score -> qc, each with its time limit; returns step seconds."""
+def daily(settings: Settings, day: date | None = None,
+          funds: Sequence[str] = ()) -> dict[str, Any]:
+    """dbt build of the day -> score -> qc, each with its time limit; returns step seconds.
+
+    Several funds (``funds``, default every fund of FA_CONFIG): one dbt step per fund, the
+    first building the shared models too, the others only their own (``--fund-models-only``);
+    then score and qc per fund. A failed dbt step ends the run; a failed score or qc of one
+    fund skips the rest of that fund only, and the run ends with the first failure.
+    """
+    codes = list(dict.fromkeys(funds or settings.fund_codes))
     if day is None:
         from ml.pipeline import data_horizon
 
         day = data_horizon(settings)
     d = day.isoformat()
-    steps = [
-        ("dbt", ["build-day", "--date", d]),
-        ("score", ["score", "--date", d]),
-        ("qc", ["qc", "--date", d]),
-    ]
+    several = len(codes) > 1
+
+    def step(name: str, code: str, args: list[str]) -> tuple[str, str, list[str]]:
+        return name, (f"{name} {code}" if several else name), [*args, "--date", d, "--fund", code]
+
+    dbt_steps = [step("dbt", c, ["build-day", *(["--fund-models-only"] if i else [])])
+                 for i, c in enumerate(codes)]
     out: dict[str, Any] = {"date": d}
-    for step, args in steps:
-        out[f"{step}_seconds"] = round(run_step(step, args, settings.timeouts.get(step)), 1)
+
+    def run(kind: str, label: str, args: list[str]) -> None:
+        seconds = run_step(label, args, settings.timeouts.get(kind))
+        out[f"{label.replace(' ', '_')}_seconds"] = round(seconds, 1)
+
+    for kind, label, args in dbt_steps:
+        run(kind, label, args)
+    first: FAError | None = None
+    for code in codes:
+        try:
+            for kind in ("score", "qc"):
+                run(*step(kind, code, [kind]))
+        except FAError as exc:
+            if not several:
+                raise
+            if first is None:
+                first = exc
+            else:
+                log(f"Error: {exc}")
+    if first is not None:
+        raise first
     return out
 
 
@@ -194,21 +223,22 @@ def demo(settings: Settings, depots: int, days: int, seed: int, end_date: date,
     first_day = end_date - timedelta(days=days - 1)
     run_step("demo-data", ["demo-data", "--depots", depots, "--days", days, "--seed", seed,
                            "--end-date", end_date.isoformat()], None)
-    run_step("backfill", ["backfill", "--start-date", first_day.isoformat(),
+    fund = ["--fund", settings.target.code]  # the steps run for the demo's fund only
+    run_step("backfill", ["backfill", *fund, "--start-date", first_day.isoformat(),
                           "--end-date", end_date.isoformat()], None)
     first, last, horizon_date = _demo_facts(settings)
     # The world's own first day: an FA database reused from a longer earlier demo keeps
     # older aggregate days, which must not widen the training window.
     w = demo_windows(max(first, first_day), horizon_date, max(settings.target.horizons))
     horizons = ",".join(map(str, settings.target.horizons))
-    run_step("train", ["train", "--horizons", horizons, "--n-boot", n_boot,
+    run_step("train", ["train", *fund, "--horizons", horizons, "--n-boot", n_boot,
                        *[x for k, v in w.items() for x in (f"--{k.replace('_', '-')}", v.isoformat())]], None)
-    run_step("score", ["score", "--date", last.isoformat()], None)
-    run_step("eval", ["eval", "--horizons", horizons, "--start", w["test_start"].isoformat(),
+    run_step("score", ["score", *fund, "--date", last.isoformat()], None)
+    run_step("eval", ["eval", *fund, "--horizons", horizons, "--start", w["test_start"].isoformat(),
                       "--end", horizon_date.isoformat(), "--n-boot", 0], None)
     alert = None
     try:
-        run_step("qc", ["qc", "--date", last.isoformat()], None)
+        run_step("qc", ["qc", *fund, "--date", last.isoformat()], None)
     except StepFailed as exc:
         if exc.exit_code != EXIT_QC_ALERT:
             raise
@@ -216,7 +246,7 @@ def demo(settings: Settings, depots: int, days: int, seed: int, end_date: date,
     from ml.report_html import default_path
 
     report = default_path(settings, last)
-    run_step("report", ["report", "--date", last.isoformat(), "--out", str(report)], None)
+    run_step("report", ["report", *fund, "--date", last.isoformat(), "--out", str(report)], None)
     facts = {"score_date": last.isoformat(), "data_horizon": horizon_date.isoformat(),
              **{k: v.isoformat() for k, v in w.items()},
              "seconds": round(time.monotonic() - t0, 1), "report": str(report)}

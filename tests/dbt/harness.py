@@ -26,6 +26,29 @@ from tests.dbt import reference
 MARTS_DIR = DBT_PROJECT_DIR / "models" / "marts"
 
 
+def fund_models() -> set[str]:
+    """The models dbt_project.yml tags `fund`: their tables are <model>_<CODE>."""
+    import yaml
+
+    found: set[str] = set()
+
+    def walk(block: Any) -> None:
+        for key, value in (block or {}).items():
+            if isinstance(value, dict):
+                if "fund" in (value.get("+tags") or []):
+                    found.add(key)
+                walk(value)
+
+    walk(yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text(encoding="utf-8"))["models"])
+    return found
+
+
+def table_of(model: str, code: str = "DEMO") -> str:
+    """The table of intermediate model ``model`` for fund ``code`` (docs/dbt.md, *Per fund*;
+    the marts have their own aliases)."""
+    return f"{model}_{code}" if model in fund_models() else model
+
+
 def dbt_models_present() -> bool:
     return MARTS_DIR.is_dir() and any(MARTS_DIR.rglob("*.sql"))
 

@@ -21,7 +21,7 @@ import pandas as pd
 import pytest
 
 from tests.dbt import reference
-from tests.dbt.harness import DbtHarness, require_dbt_models
+from tests.dbt.harness import DbtHarness, require_dbt_models, table_of
 from tests.dbt.test_rules import T1, rule_world
 
 pytestmark = pytest.mark.slow
@@ -43,7 +43,7 @@ def _rows(db: Path) -> dict[str, pd.DataFrame]:
     try:
         out = {}
         for table in ROW_TABLES + DEPOT_TABLES:
-            df = con.sql(f"SELECT * FROM dbo.{table}").df()
+            df = con.sql(f"SELECT * FROM dbo.{table_of(table)}").df()
             df = df.astype(object).where(df.notna(), "NULL").astype(str)
             out[table] = df.sort_values(list(df.columns)).reset_index(drop=True)
         return out

@@ -95,9 +95,16 @@ cast(hash({{ columns | join(', ') }}) % 1000000007 as bigint)
     {%- endif -%}
 {% endmacro %}
 
-{#- Relations a model's hooks name beside {{ this }} (same database and schema). -#}
+{#- Relations a model's hooks name beside {{ this }} (same database and schema). A model's
+    name gives its table: the model's alias (a fund model's is <model>_<CODE>). -#}
 {% macro sibling(identifier) %}
-    {{ return(api.Relation.create(database=this.database, schema=this.schema, identifier=identifier)) }}
+    {%- set ns = namespace(name=identifier) -%}
+    {%- if execute -%}
+        {%- for node in graph.nodes.values() if node.resource_type == 'model' and node.name == identifier -%}
+            {%- set ns.name = node.alias -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {{ return(api.Relation.create(database=this.database, schema=this.schema, identifier=ns.name)) }}
 {% endmacro %}
 
 {#- The import CTEs of int_order_transactions / int_booking_transactions (one macro, the
