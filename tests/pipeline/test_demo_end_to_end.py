@@ -25,7 +25,7 @@ def demo_run(tmp_path_factory):
     # (tests/unit/test_qc_monitor_cli.py); here its alert is set out of reach.
     config = root / "fund.yml"
     config.write_text((Path(__file__).resolve().parents[2] / "config" / "fund.yml").read_text(encoding="utf-8")
-                      .replace("  psi_alert: 0.25 ", "  psi_alert: 5.0 "), encoding="utf-8")
+                      .replace("  psi_alert: 0.25 ", "  psi_alert: 100 "), encoding="utf-8")
     env = {
         "FA_DUCKDB_PATH": str(root / "fa.duckdb"),
         "FA_ART_DIR": str(root / "artifacts"),

@@ -21,7 +21,7 @@ def world(tmp_path_factory):
     # window that starts on the world's first day): drift has its own tests. Weekends and
     # the holidays below must not count as missing days.
     config.write_text((ROOT / "config" / "fund.yml").read_text(encoding="utf-8").split("\nqc:")[0]
-                      + "\nqc:\n  psi_warning: 5\n  psi_alert: 5\n  holidays: [2025-08-21, 2025-08-22]\n",
+                      + "\nqc:\n  psi_warning: 100\n  psi_alert: 100\n  holidays: [2025-08-21, 2025-08-22]\n",
                       encoding="utf-8")
     env = {"FA_DUCKDB_PATH": str(root / "fa.duckdb"), "FA_ART_DIR": str(root / "artifacts"),
            "FA_SOURCE_DB": str(root / "src.duckdb"), "FA_CONFIG": str(config),

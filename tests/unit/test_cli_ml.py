@@ -106,7 +106,7 @@ def test_eval_and_qc_cli(env, monkeypatch):
     # tests (test_qc_monitor_cli.py); here PSI alerts are set out of reach.
     config = env / "fund.yml"
     config.write_text("target:\n  code: DEMO\n  isins: [LU000DEMO015, LU000DEMO023]\n"
-                      "qc:\n  psi_warning: 5\n  psi_alert: 5\n", encoding="utf-8")
+                      "qc:\n  psi_warning: 100\n  psi_alert: 100\n", encoding="utf-8")
     monkeypatch.setenv("FA_CONFIG", str(config))
     synthetic_world.write_tables(env / "fa.duckdb")
     assert run(*TRAIN).exit_code == 0
