@@ -13,7 +13,8 @@
 --
 -- Windowed and set-based features come from the running state of each depot's delta
 -- stream (int_feature_state: the state after each delta day, independent of the range):
--- each universe row takes the state of its depot's latest delta day on or before it.
+-- each universe row takes the state of its depot's latest delta day on or before it
+-- (macros/latest_state.sql: an ASOF join on DuckDB).
 {%- set cols = feature_delta_columns() %}
 with universe as (
 
@@ -25,48 +26,6 @@ feature_state as (
 
     select * from {{ ref('int_feature_state') }}
     where Delta_Date is not null and Delta_Date <= {{ end_date_sql() }}
-
-),
-
-universe_depots as (
-
-    select distinct Depot_Number from universe
-
-),
-
-depot_state as (
-
-    select s.*
-    from feature_state as s
-    inner join universe_depots as u
-        on u.Depot_Number = s.Depot_Number
-
-),
-
-stream_dates as (
-
-    select Depot_Number, Delta_Date as Stream_Date, 1 as is_delta from depot_state
-
-    union all
-
-    select Depot_Number, Score_Date as Stream_Date, 0 as is_delta from universe
-
-),
-
-last_delta as (
-
-    -- for every universe row, the latest delta day on or before it: one window over a
-    -- narrow stream instead of one window per feature over every depot-day
-    select
-        Depot_Number,
-        Stream_Date as Score_Date,
-        is_delta,
-        max(case when is_delta = 1 then Stream_Date end) over (
-            partition by Depot_Number
-            order by Stream_Date, is_delta desc
-            rows between unbounded preceding and current row
-        ) as last_delta_date
-    from stream_dates
 
 ),
 
@@ -84,14 +43,7 @@ universe_state as (
         {%- for name in holdings_v2_columns() %},
         u.{{ name }}
         {%- endfor %}
-    from universe as u
-    inner join last_delta as l
-        on l.Depot_Number = u.Depot_Number
-        and l.Score_Date = u.Score_Date
-        and l.is_delta = 0
-    left join depot_state as r
-        on r.Depot_Number = l.Depot_Number
-        and r.Delta_Date = l.last_delta_date
+    {{ latest_state_join('universe', 'feature_state') }}
 
 ),
 
