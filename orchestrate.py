@@ -168,7 +168,7 @@ def cli() -> None:
 @edge
 def demo_data_cmd(depots: int, days: int, seed: int, end_date: str, clean: bool,
                   hazard_profile: str) -> None:
-    """Write a generated source world (SPEC §2) into FA_SOURCE_DB (docs/demo_world.md)."""
+    """Write a generated source world (docs/rules.md §0.2) into FA_SOURCE_DB (docs/demo_world.md)."""
     from ml.demo import generate
 
     summary = generate(settings(), depots=depots, days=days, seed=seed,

@@ -1,6 +1,6 @@
 """The seed's way of building aggregates and labels, as the baseline for the dbt backfill.
 
-The seed (SPEC's design document) computes one Score_Date at a time: select the day's
+The seed (the user's design document) computes one Score_Date at a time: select the day's
 inputs, compute the day's aggregates in pandas, DELETE + INSERT the day. This module does
 exactly that, written as a user of the seed would, so ``bench.run`` can time it against
 ``orchestrate.py backfill`` and check that both give the same rows.

@@ -291,7 +291,7 @@ def _optional_block(raw: Mapping[str, Any], key: str) -> Mapping[str, Any]:
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
-    """Build Settings from the environment (SPEC §6) and the FA_CONFIG file."""
+    """Build Settings from the environment (docs/rules.md §11) and the FA_CONFIG file."""
     env = os.environ if env is None else env
     config_path = _resolve(env.get("FA_CONFIG") or str(DEFAULT_CONFIG))
     raw = read_config_file(config_path)

@@ -1,4 +1,4 @@
-"""The source tables of SPEC §2 (``Provisionen.dbo``) as an embedded DuckDB file.
+"""The source tables of docs/rules.md §0.2 (``Provisionen.dbo``) as an embedded DuckDB file.
 
 Used by the demo world generator and by tests that hand-build tiny worlds: both write
 DataFrames through :func:`write_source_db`, which creates the tables with the contract's
@@ -13,7 +13,7 @@ from typing import Iterable, Mapping
 
 import pandas as pd
 
-# Column name -> DuckDB type, in contract order (T-SQL types in SPEC §2).
+# Column name -> DuckDB type, in contract order (T-SQL types in docs/rules.md §0.2).
 SOURCE_TABLES: dict[str, dict[str, str]] = {
     "cd_Datei": {
         "Datei_ID": "INTEGER",

@@ -20,7 +20,7 @@
    SELECT INTO, columnstore index, the test view), rendered by its macros, go to
    ``build/sqlserver/wrappers/``.
 5. Every column of every model and data test must resolve (sqlglot qualify, in DAG
-   order, against SPEC §2's source tables, names case-sensitive as in a BIN2 database):
+   order, against docs/rules.md §0.2's source tables, names case-sensitive as in a BIN2 database):
    catches select-list aliases reused in the same SELECT / WHERE / GROUP BY, which DuckDB
    allows and SQL Server rejects; UNION branches must agree on column count and type family.
 6. Every statement is parsed as T-SQL (sqlglot), the strings of EXEC('...') and
@@ -255,7 +255,7 @@ def writer_statements() -> list[tuple[str, str]]:
     return out + [("create_table_sql", ddl)] + owned
 
 
-# SPEC §2 in T-SQL: the source tables as Provisionen.dbo declares them.
+# docs/rules.md §0.2 in T-SQL: the source tables as Provisionen.dbo declares them.
 SOURCE_TSQL_TYPES = {
     "cd_Datei": {"Datei_ID": "INT", "Datei_Typ": "CHAR(1)", "Datei_Datum": "DATE",
                  "Import_Zeit": "DATETIME2", "Datei_Name": "NVARCHAR(260)"},
@@ -269,7 +269,7 @@ SOURCE_TSQL_TYPES = {
     "cd_Bestand": {"Datei_ID": "INT", "Depot_Number": "VARCHAR(20)", "ISIN": "CHAR(12)",
                    "Units": "DECIMAL(18,6)", "Market_Value_EUR": "DECIMAL(18,2)"},
 }
-# SPEC §5 / the team brief: the column types of the dbt output tables (prefix of the alias).
+# docs/rules.md §10 / the team brief: the column types of the dbt output tables (prefix of the alias).
 OUTPUT_TYPES = {
     "CD_FA_AGG_BUY_": {
         "Score_Date": "DATE", "Depot_Number": "VARCHAR", "Buys_7d": "INT", "Buys_30d": "INT",
@@ -297,7 +297,7 @@ def _norm_type(text: str) -> str:
 
 
 def type_findings(types: dict[str, dict[str, str]]) -> list[Finding]:
-    """The output tables' columns have the types of SPEC §5 (as sqlglot infers them)."""
+    """The output tables' columns have the types of docs/rules.md §10 (as sqlglot infers them)."""
     out = []
     for alias, cols in types.items():
         for prefix, expected in OUTPUT_TYPES.items():
@@ -315,7 +315,7 @@ def type_findings(types: dict[str, dict[str, str]]) -> list[Finding]:
                                for w in wants):
                         severity = WARN if got == "UNKNOWN" else ERROR
                         out.append(Finding(f"table {alias}", "column-type",
-                                           f"{name} is {got}, SPEC §5 wants {' or '.join(wants)}", severity))
+                                           f"{name} is {got}, docs/rules.md §10 wants {' or '.join(wants)}", severity))
     return out
 
 
@@ -403,7 +403,7 @@ def column_findings(manifest: dict, types_out: dict | None = None,
     stored table ({{ this }}), which has the columns of its full form.
 
     Models are qualified with sqlglot in dependency order against the source tables of
-    SPEC §2 and the columns of the models already seen. Catches what DuckDB accepts and
+    docs/rules.md §0.2 and the columns of the models already seen. Catches what DuckDB accepts and
     SQL Server does not: a select-list alias used in the same SELECT, its WHERE or its
     GROUP BY, and columns that do not exist. A construct sqlglot cannot qualify is a warning.
     """

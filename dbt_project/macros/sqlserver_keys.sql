@@ -1,4 +1,4 @@
-{#- Keys of the output tables on SQL Server (SPEC §5: clustered PK on (Score_Date, Depot_Number)).
+{#- Keys of the output tables on SQL Server (docs/rules.md §10: clustered PK on (Score_Date, Depot_Number)).
 
     Used as an after-commit post-hook (dbt_project.yml, marts): by then dbt-sqlserver has
     dropped the backup table of a rebuild, so the constraint name PK_<table> is free again

@@ -1,4 +1,4 @@
-"""The demo source world: the five tables of SPEC §2, generated, messy, with a planted signal.
+"""The demo source world: the five tables of docs/rules.md §0.2, generated, messy, with a planted signal.
 
 Shapes and units: money in EUR (rounded to cents before DuckDB casts it to DECIMAL(18,2)),
 units rounded to 6 decimals, dates as numpy ``datetime64[D]``. Depots are simulated in

@@ -200,7 +200,7 @@ class Result:
     def dq(self, datei_datum: str | None, table: str, reason: str) -> int:
         """Row_Count of one FA_DATA_QUALITY cell, 0 when the row is absent.
 
-        Source_Table is compared case-insensitively (SPEC §2: names compare so).
+        Source_Table is compared case-insensitively (docs/rules.md §0.2: names compare so).
         """
         day = None if datei_datum is None else date.fromisoformat(datei_datum)
         return self._dq.get((day, table.lower(), reason), 0)

@@ -1,6 +1,6 @@
 """A second, independent implementation of docs/rules.md in plain pandas (no SQL).
 
-Written from SPEC.md §2-§4 and docs/rules.md only, without reading the dbt models, so the
+Written from docs/rules.md (§0.2–§9) only, without reading the dbt models, so the
 two can check each other row for row (tests/dbt/test_reference_agreement.py). Clear over
 fast: everything is computed per Score_Date with ordinary pandas filters; it is meant for
 small worlds (a few hundred depots x a few hundred days).
@@ -13,7 +13,7 @@ Entry points:
     build(frames, fund, start, end) -> Tables     agg, labels, data_quality (+ horizon)
 
 Decisions the rules leave open (the report lists them; change them here only with a
-reason from SPEC.md / docs/rules.md):
+reason from docs/rules.md):
   * A data row whose Datei_ID names a cd_Datei row that is a `bad_file` is left out and
     counted as `bad_file` under its own Source_Table and that file's Datei_Datum.
   * File-level classes of a data row, first that applies: unknown_file, bad_file,
@@ -108,7 +108,7 @@ def read_source(path: str | Path) -> dict[str, pd.DataFrame]:
         out = {}
         for t in ("cd_Datei",) + DATA_TABLES:
             df = con.sql(f"SELECT * FROM dbo.{t}").df()
-            # Column names compare case-insensitively (SPEC §2): use the contract spelling.
+            # Column names compare case-insensitively (docs/rules.md §0.2): use the contract spelling.
             canon = {c.lower(): c for c in SOURCE_TABLES[t]}
             out[t] = df.rename(columns={c: canon.get(c.lower(), c) for c in df.columns})
         return out

@@ -2,7 +2,7 @@
 
 The realistic daily operation: on day D the source holds the files delivered up to D
 (here: Datei_Datum <= D, the rules' knowledge time) and dbt runs for Score_Date D only.
-SPEC §3 (knowledge time) promises that a backfill of a past day gives exactly what the
+docs/rules.md §1-§6 (knowledge time) promises that a backfill of a past day gives exactly what the
 daily run gave on that day; ml/pipeline.build_day promises that the daily run refreshes
 every earlier label that can have changed. So after the last day, the aggregates and labels
 built day by day must equal a backfill of the whole range on the final source (and the

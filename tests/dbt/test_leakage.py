@@ -171,7 +171,7 @@ def test_rows_known_after_d_change_no_feature_of_d_or_before(world, tmp_path, it
     assert len(a) > DEPOTS, "the day range has rows"
     assert list(a.columns) == list(b.columns)
     features = [c for c in a.columns if c not in KEYS]
-    assert len(features) >= 22, features          # 12 SPEC + Pre_First_Target + v2
+    assert len(features) >= 22, features          # 12 core + Pre_First_Target + v2
     a, b = a.set_index(KEYS), b.set_index(KEYS)
     assert a.index.equals(b.index), (
         f"D={d.date()}: rows differ: {sorted(set(a.index) ^ set(b.index))[:10]}")

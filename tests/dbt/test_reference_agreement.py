@@ -82,7 +82,7 @@ def _check_labels(w: dict) -> None:
 
 def _check_dq(w: dict) -> None:
     exp, got = w["expected"].dq.copy(), w["got"].dq.copy()
-    # Source_Table names compare case-insensitively (SPEC §2).
+    # Source_Table names compare case-insensitively (docs/rules.md §0.2).
     exp["Source_Table"] = exp["Source_Table"].str.lower()
     got["Source_Table"] = got["Source_Table"].astype(str).str.lower()
     diffs = reference.diff_tables(exp, got, DQ_KEYS)

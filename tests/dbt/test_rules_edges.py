@@ -1,7 +1,7 @@
 """Edge cases of docs/rules.md, on a second small hand-built world (dbt and reference).
 
 Two groups:
-  * contract-clear edges (test_clear_*): what SPEC.md / docs/rules.md say in so many words;
+  * contract-clear edges (test_clear_*): what docs/rules.md say in so many words;
   * open points (test_open_*): cases the rules leave open; the expected values are the
     reference's documented decision (tests/dbt/reference.py docstring). A dbt failure there
     is a question for docs/rules.md, not necessarily a dbt bug.

@@ -1,4 +1,4 @@
-"""A tiny DSL to hand-build source worlds (the five tables of SPEC §2) for rule tests.
+"""A tiny DSL to hand-build source worlds (the five tables of docs/rules.md §0.2) for rule tests.
 
     w = World(date(2025, 1, 2), date(2025, 4, 30), b_gaps={date(2025, 3, 15)})
     w.depot("CAN1")                                   # a saldo row (cash 1000) in every B file

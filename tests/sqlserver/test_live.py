@@ -31,7 +31,7 @@ import pytest
 
 pytestmark = pytest.mark.sqlserver
 
-# SPEC §2, in T-SQL: the shape of Provisionen.dbo (a test copy is built from the demo world).
+# docs/rules.md §0.2, in T-SQL: the shape of Provisionen.dbo (a test copy is built from the demo world).
 SOURCE_DDL = {
     "cd_Datei": "Datei_ID INT NOT NULL PRIMARY KEY, Datei_Typ CHAR(1), Datei_Datum DATE, "
                 "Import_Zeit DATETIME2, Datei_Name NVARCHAR(260)",
@@ -184,7 +184,7 @@ def test_whole_pipeline_end_to_end(live, tmp_path):
             f"THEN 1 ELSE 0 END) AS bad FROM dbo.CD_FA_BUY_{code}_ML WHERE Score_Date = ?",
             [date(2025, 8, 20)])
         assert agg > 0 and scores["n"].iloc[0] > 0 and scores["bad"].iloc[0] == 0
-        # SPEC §5: clustered PK on (Score_Date, Depot_Number) for aggregate, labels, scores
+        # docs/rules.md §10: clustered PK on (Score_Date, Depot_Number) for aggregate, labels, scores
         for table in (f"CD_FA_AGG_BUY_{code}", f"CD_FA_LABELS_{code}", f"CD_FA_BUY_{code}_ML"):
             pk = db.query_df(
                 "SELECT i.type_desc AS kind FROM sys.indexes AS i "
