@@ -16,7 +16,11 @@ from typing import Any, Callable, Iterator
 
 import click
 
+from ml.config import TargetFund, default_of
 from ml.errors import EXIT_UNEXPECTED, FAError
+
+# --horizons of train and eval: the default horizons of a fund (ml.config.TargetFund)
+HORIZONS = ",".join(map(str, default_of(TargetFund, "horizons")))
 
 
 class PipelineError(click.ClickException):
@@ -216,7 +220,7 @@ TRAIN_COLUMNS = [
 
 
 @cli.command("train")
-@click.option("--horizons", default="7,14,30", show_default=True, help="Comma-separated horizons in days.")
+@click.option("--horizons", default=HORIZONS, show_default=True, help="Comma-separated horizons in days.")
 @click.option("--train-start", required=True, help="First Score_Date of the training window.")
 @click.option("--train-end", required=True, help="Last Score_Date of the training window (its last 90 days calibrate).")
 @click.option("--test-start", required=True, help="First Score_Date of the out-of-time test window.")
@@ -340,7 +344,7 @@ def registry_rollback_cmd(funds: tuple[str, ...]) -> None:
 
 
 @cli.command("eval")
-@click.option("--horizons", default="7,14,30", show_default=True, help="Comma-separated horizons in days.")
+@click.option("--horizons", default=HORIZONS, show_default=True, help="Comma-separated horizons in days.")
 @click.option("--start", required=True, help="First Score_Date of the interval.")
 @click.option("--end", required=True, help="Last Score_Date of the interval.")
 @click.option("--n-boot", type=click.IntRange(0, 10_000), default=200, show_default=True,

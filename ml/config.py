@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import MISSING, dataclass, field, fields, replace
 from datetime import date
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import yaml
 
@@ -34,8 +34,8 @@ class TargetFund:
 
     code: str
     isins: tuple[str, ...]
-    min_ticket_eur: float
-    horizons: tuple[int, ...]
+    min_ticket_eur: float = 1000.0
+    horizons: tuple[int, ...] = (7, 14, 30)
     # The fund house's other funds (docs/rules.md §7b); empty = the house features are NULL.
     house_isins: tuple[str, ...] = ()
 
@@ -119,6 +119,23 @@ class Settings:
         return f"CD_FA_BUY_{self.target.code}_ML"
 
 
+def default_of(cls: type, name: str) -> Any:
+    """The default of field ``name`` of dataclass ``cls``: the one place every default lives.
+
+    load_settings, the CLI's option defaults and the library's keyword defaults read it
+    here instead of repeating the value (tests/unit/test_defaults.py checks the copies
+    that dbt's profiles and config/fund.yml must keep).
+    """
+    for f in fields(cls):
+        if f.name == name:
+            if f.default is not MISSING:
+                return f.default
+            if f.default_factory is not MISSING:
+                return f.default_factory()
+            break
+    raise KeyError(f"{cls.__name__}.{name} has no default")
+
+
 def _resolve(path_text: str) -> Path:
     """Relative paths are taken from the project root, so cwd does not matter."""
     p = Path(path_text).expanduser()
@@ -164,11 +181,11 @@ def parse_target(raw: Any, where: str) -> TargetFund:
     for isin in isins:
         if not isinstance(isin, str) or not ISIN_RE.match(isin):
             raise BadInput(f"{where}: malformed ISIN {isin!r} in target.isins")
-    ticket = block.get("min_ticket_eur", 1000)
+    ticket = block.get("min_ticket_eur", default_of(TargetFund, "min_ticket_eur"))
     # 0 < ticket < 10^16 (a decimal(18,2) in SQL; NaN fails both comparisons)
     if isinstance(ticket, bool) or not isinstance(ticket, (int, float)) or not 0 < ticket < 1e16:
         raise BadInput(f"{where}: target.min_ticket_eur must be a positive number")
-    horizons = block.get("horizons", [7, 14, 30])
+    horizons = block.get("horizons", default_of(TargetFund, "horizons"))
     # a list of whole numbers here (parse_horizons also reads the CLI's "7,14,30")
     if not isinstance(horizons, (list, tuple)) or any(
             isinstance(h, bool) or not isinstance(h, int) for h in horizons):
@@ -290,6 +307,45 @@ def _optional_block(raw: Mapping[str, Any], key: str) -> Mapping[str, Any]:
     return block
 
 
+def _memory_limit(value: Any, where: str) -> str:
+    text = str(value)
+    if not re.fullmatch(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", text):
+        raise BadInput(f"{where} must look like 4GB (got {text!r})")
+    return text
+
+
+Check = Callable[[Any, str], Any]
+
+# FA_CONFIG's optional blocks: key -> (field, check). A key that is absent keeps the
+# dataclass field's default (QCThresholds, Settings): no default is written twice.
+QC_CHECKS: dict[str, tuple[str, Check]] = {
+    "pos_rate_deviation": ("pos_rate_deviation", _fraction),
+    "pos_rate_median_days": ("pos_rate_median_days", _positive_int),
+    "null_share_max": ("null_share_max", _fraction),
+    "holidays": ("holidays", parse_holidays),
+    "max_file_age_business_days": ("max_file_age_business_days", _non_negative_int),
+    "monitor_days": ("monitor_days", _positive_int),
+    "min_ap_share": ("min_ap_share", _fraction),
+    "min_lift_share": ("min_lift_share", _fraction),
+    "psi_warning": ("psi_warning", _positive_number),
+    "psi_alert": ("psi_alert", _positive_number),
+}
+SETTINGS_CHECKS: dict[str, dict[str, tuple[str, Check]]] = {
+    "duckdb": {"memory_limit": ("duckdb_memory_limit", _memory_limit),
+               "threads": ("duckdb_threads", _positive_int)},
+    "sqlserver": {"write_chunk_size": ("write_chunk_size", _positive_int)},
+    "backfill": {"chunk_rows": ("backfill_chunk_rows", _positive_int)},
+}
+# Environment variables of the paths (docs/rules.md §11) -> Settings field.
+PATH_VARS = {"FA_SOURCE_DB": "source_db", "FA_DUCKDB_PATH": "duckdb_path", "FA_ART_DIR": "art_dir"}
+
+
+def _given(block: Mapping[str, Any], where: str, spec: Mapping[str, tuple[str, Check]]) -> dict[str, Any]:
+    """The keys of ``block`` that ``spec`` names, checked, as dataclass keyword arguments."""
+    return {name: check(block[key], f"{where}.{key}") for key, (name, check) in spec.items()
+            if key in block}
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Build Settings from the environment (docs/rules.md §11) and the FA_CONFIG file."""
     env = os.environ if env is None else env
@@ -297,35 +353,17 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     raw = read_config_file(config_path)
     targets = parse_targets(raw, "FA_CONFIG")
 
-    qc_raw = _optional_block(raw, "qc")
-    qc = QCThresholds(
-        pos_rate_deviation=_fraction(qc_raw.get("pos_rate_deviation", 0.5), "qc.pos_rate_deviation"),
-        pos_rate_median_days=_positive_int(qc_raw.get("pos_rate_median_days", 14), "qc.pos_rate_median_days"),
-        null_share_max=_fraction(qc_raw.get("null_share_max", 0.98), "qc.null_share_max"),
-        holidays=parse_holidays(qc_raw.get("holidays")),
-        max_file_age_business_days=_non_negative_int(
-            qc_raw.get("max_file_age_business_days", 1), "qc.max_file_age_business_days"),
-        monitor_days=_positive_int(qc_raw.get("monitor_days", 14), "qc.monitor_days"),
-        min_ap_share=_fraction(qc_raw.get("min_ap_share", 0.5), "qc.min_ap_share"),
-        min_lift_share=_fraction(qc_raw.get("min_lift_share", 0.5), "qc.min_lift_share"),
-        psi_warning=_positive_number(qc_raw.get("psi_warning", 0.1), "qc.psi_warning"),
-        psi_alert=_positive_number(qc_raw.get("psi_alert", 0.25), "qc.psi_alert"),
-    )
+    qc = QCThresholds(**_given(_optional_block(raw, "qc"), "qc", QC_CHECKS))
     if qc.psi_alert < qc.psi_warning:
         raise BadInput("qc.psi_alert must not be below qc.psi_warning")
-    duck = _optional_block(raw, "duckdb")
-    memory_limit = str(duck.get("memory_limit", "4GB"))
-    if not re.fullmatch(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", memory_limit):
-        raise BadInput(f"duckdb.memory_limit must look like 4GB (got {memory_limit!r})")
-    mssql = _optional_block(raw, "sqlserver")
-    chunk = _positive_int(mssql.get("write_chunk_size", 10_000), "sqlserver.write_chunk_size")
-    backfill_raw = _optional_block(raw, "backfill")
-    chunk_rows = _positive_int(backfill_raw.get("chunk_rows", 4_000_000), "backfill.chunk_rows")
-    timeouts = {"dbt": 3600, "score": 900, "qc": 300}
+    given: dict[str, Any] = {}
+    for block, spec in SETTINGS_CHECKS.items():
+        given.update(_given(_optional_block(raw, block), block, spec))
+    timeouts = dict(default_of(Settings, "timeouts"))
     for step, value in _optional_block(raw, "timeouts_seconds").items():
         timeouts[str(step)] = _positive_int(value, f"timeouts_seconds.{step}")
 
-    engine = (env.get("FA_ENGINE") or "duckdb").strip().lower()
+    engine = (env.get("FA_ENGINE") or default_of(Settings, "engine")).strip().lower()
     if engine not in ENGINES:
         raise BadInput(f"FA_ENGINE must be one of {', '.join(ENGINES)} (got {engine!r})")
     # FA_DBT_TARGET picks dbt's profile output (dbt_project/profiles.yml). A value left over
@@ -342,13 +380,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         targets=targets,
         config_path=config_path,
         engine=engine,
-        source_db=_resolve(env.get("FA_SOURCE_DB") or "data/provisionen.duckdb"),
-        duckdb_path=_resolve(env.get("FA_DUCKDB_PATH") or "data/fa.duckdb"),
-        art_dir=_resolve(env.get("FA_ART_DIR") or "artifacts"),
+        # FA_SOURCE_DB, FA_DUCKDB_PATH, FA_ART_DIR: unset or empty -> the field's default
+        **{name: _resolve(env[var]) for var, name in PATH_VARS.items() if env.get(var)},
         qc=qc,
-        duckdb_memory_limit=memory_limit,
-        duckdb_threads=_positive_int(duck.get("threads", 2), "duckdb.threads"),
-        write_chunk_size=chunk,
-        backfill_chunk_rows=chunk_rows,
+        **given,
         timeouts=timeouts,
     )

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Sequence
 if TYPE_CHECKING:  # pandas only for annotations: importing it costs ~0.3 s per command
     import pandas as pd
 
-from ml.config import Settings
+from ml.config import Settings, default_of
 from ml.errors import BadInput, DataError, LockHeld
 
 SCHEMA = "dbo"
@@ -183,7 +183,9 @@ class DuckDatabase(Database):
 
     dialect = "duckdb"
 
-    def __init__(self, path: str, read_only: bool = False, memory_limit: str = "4GB", threads: int = 2):
+    def __init__(self, path: str, read_only: bool = False,
+                 memory_limit: str = default_of(Settings, "duckdb_memory_limit"),
+                 threads: int = default_of(Settings, "duckdb_threads")):
         import duckdb  # imported here so importing ml.db stays cheap
 
         try:

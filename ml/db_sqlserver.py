@@ -45,13 +45,12 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import pandas as pd
 
-from ml.config import Settings
+from ml.config import Settings, default_of
 from ml.db import SCHEMA, Database, ident
 from ml.errors import BadInput, DataError, LockHeld
 
 # SQL Server accepts at most 2,100 parameters in one request (sp_executesql limit).
 MAX_PARAMS = 2100
-DEFAULT_DRIVER = "ODBC Driver 18 for SQL Server"
 _YES = {"1", "true", "yes", "y", "on"}
 _NO = {"0", "false", "no", "n", "off", ""}
 
@@ -72,7 +71,7 @@ class SqlServerConfig:
     trusted_connection: bool = False
     encrypt: str = "yes"
     trust_cert: bool = False
-    driver: str = DEFAULT_DRIVER
+    driver: str = "ODBC Driver 18 for SQL Server"
     login_timeout: int = 30
 
     def __repr__(self) -> str:  # never show the password, not even in a traceback
@@ -109,7 +108,7 @@ def sqlserver_config(env: Mapping[str, str] | None = None) -> SqlServerConfig:
         raise BadInput("FA_SQLSERVER_HOST is not set (FA_ENGINE=sqlserver needs the server name)")
     if any(ch in host for ch in ";{}="):
         raise BadInput(f"FA_SQLSERVER_HOST is not a server name (got {host!r})")
-    port_text = (env.get("FA_SQLSERVER_PORT") or "1433").strip()
+    port_text = (env.get("FA_SQLSERVER_PORT") or str(default_of(SqlServerConfig, "port"))).strip()
     if "\\" in host or port_text.lower() in ("", "none", "0"):
         port = None  # a named instance (server\\instance): SQL Browser finds the port, as in dbt
     elif port_text.isdigit() and 0 < int(port_text) < 65536:
@@ -117,7 +116,7 @@ def sqlserver_config(env: Mapping[str, str] | None = None) -> SqlServerConfig:
     else:
         raise BadInput(f"FA_SQLSERVER_PORT must be a TCP port number (got {port_text!r})")
     encrypt = encrypt_option(env.get("FA_SQLSERVER_ENCRYPT"))
-    trusted = _flag(env, "FA_SQLSERVER_TRUSTED_CONNECTION", False)
+    trusted = _flag(env, "FA_SQLSERVER_TRUSTED_CONNECTION", default_of(SqlServerConfig, "trusted_connection"))
     user = (env.get("FA_SQLSERVER_USER") or "").strip() or None
     password = env.get("FA_SQLSERVER_PASSWORD") or None
     if not trusted and not user:
@@ -127,22 +126,23 @@ def sqlserver_config(env: Mapping[str, str] | None = None) -> SqlServerConfig:
         )
     if trusted and user:
         raise BadInput("set either FA_SQLSERVER_USER or FA_SQLSERVER_TRUSTED_CONNECTION=yes, not both")
-    timeout_text = (env.get("FA_SQLSERVER_LOGIN_TIMEOUT") or "30").strip()
+    timeout_text = (env.get("FA_SQLSERVER_LOGIN_TIMEOUT")
+                    or str(default_of(SqlServerConfig, "login_timeout"))).strip()
     if not timeout_text.isdigit():
         raise BadInput(f"FA_SQLSERVER_LOGIN_TIMEOUT must be whole seconds (got {timeout_text!r})")
-    driver = (env.get("FA_SQLSERVER_DRIVER") or DEFAULT_DRIVER).strip()
+    driver = (env.get("FA_SQLSERVER_DRIVER") or default_of(SqlServerConfig, "driver")).strip()
     if any(ch in driver for ch in ";{}="):
         raise BadInput(f"FA_SQLSERVER_DRIVER is not an ODBC driver name (got {driver!r})")
     return SqlServerConfig(
         host=host,
         port=port,
-        database=_db_name(env, "FA_SQLSERVER_DATABASE", "FA"),
+        database=_db_name(env, "FA_SQLSERVER_DATABASE", default_of(SqlServerConfig, "database")),
         source_database=source_database_name(env),
         user=user,
         password=password,
         trusted_connection=trusted,
         encrypt=encrypt,
-        trust_cert=_flag(env, "FA_SQLSERVER_TRUST_CERT", False),
+        trust_cert=_flag(env, "FA_SQLSERVER_TRUST_CERT", default_of(SqlServerConfig, "trust_cert")),
         driver=driver,
         login_timeout=int(timeout_text),
     )
@@ -174,7 +174,7 @@ def encrypt_option(raw: str | None) -> str:
 def source_database_name(env: Mapping[str, str] | None = None) -> str:
     """The source database (dbt var ``source_database``): FA_SQLSERVER_SOURCE_DATABASE."""
     env = os.environ if env is None else env
-    return _db_name(env, "FA_SQLSERVER_SOURCE_DATABASE", "Provisionen")
+    return _db_name(env, "FA_SQLSERVER_SOURCE_DATABASE", default_of(SqlServerConfig, "source_database"))
 
 
 def mask_secrets(text: str, secrets: Sequence[str | None] = ()) -> str:
@@ -419,7 +419,8 @@ class SqlServerDatabase(Database):
 
     dialect = "sqlserver"
 
-    def __init__(self, connection: Any, chunk_size: int = 10_000, secrets: Sequence[str] = (),
+    def __init__(self, connection: Any, chunk_size: int = default_of(Settings, "write_chunk_size"),
+                 secrets: Sequence[str] = (),
                  on_close: Callable[[], None] | None = None):
         if not isinstance(chunk_size, int) or chunk_size <= 0:
             raise BadInput(f"write chunk size must be a positive whole number (got {chunk_size!r})")
@@ -658,7 +659,8 @@ def open_sqlserver_target(settings: Settings, env: Mapping[str, str] | None = No
     return open_sqlserver_database(cfg, cfg.database, settings.write_chunk_size)
 
 
-def open_sqlserver_database(cfg: SqlServerConfig, database: str, chunk_size: int = 10_000) -> SqlServerDatabase:
+def open_sqlserver_database(cfg: SqlServerConfig, database: str,
+                            chunk_size: int = default_of(Settings, "write_chunk_size")) -> SqlServerDatabase:
     """A Database over one connection to ``database`` (the FA database, or the test
     source database of the live suite).
 

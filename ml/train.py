@@ -18,7 +18,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from ml.config import Settings
+from ml.config import Settings, default_of
 from ml.dataset import (FEATURES, Windows, check_features, check_horizons, label_horizon, load_window,
                         matrix, split)
 from ml.db import open_target
@@ -43,7 +43,7 @@ class TrainParams:
     min_child_weight: float = 50.0
     eval_metric: str = "logloss"
     seed: int = 42
-    nthread: int = 2
+    nthread: int = default_of(Settings, "duckdb_threads")  # the CLI passes duckdb.threads
     n_boot: int = 200
     # < 1: keep this share of the all-negative rows before the calibration part, weighted
     # 1/rate (ml/sampling.py); calibration and test stay unsampled. Keeps 50k depots in bounds.
