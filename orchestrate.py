@@ -8,16 +8,15 @@ exit code documented in README.md (see ml/errors.py).
 from __future__ import annotations
 
 import functools
-import os
-import sys
-from contextlib import contextmanager
 from datetime import date
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import click
 
 from ml.config import TargetFund, default_of
-from ml.errors import EXIT_UNEXPECTED, FAError
+from ml.errors import FAError, at_edge
+from ml.lock import locked
+from ml.report import summary_lines
 
 # --horizons of train and eval: the default horizons of a fund (ml.config.TargetFund)
 HORIZONS = ",".join(map(str, default_of(TargetFund, "horizons")))
@@ -38,34 +37,13 @@ def edge(func: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except FAError as exc:
-            raise PipelineError(str(exc), exc.exit_code) from None
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
-        except Exception as exc:  # a bug: one line unless FA_DEBUG asks for the trace
-            if os.environ.get("FA_DEBUG"):
-                raise
-            raise PipelineError(
-                f"unexpected {type(exc).__name__}: {exc} (set FA_DEBUG=1 for the trace)",
-                EXIT_UNEXPECTED,
-            ) from None
+        except Exception as exc:  # FAError, or a bug: one line unless FA_DEBUG asks for the trace
+            code, message = at_edge(exc)
+            raise PipelineError(message, code) from None
 
     return wrapper
-
-
-@contextmanager
-def locked(cfg: Any, name: str, funds: Any = None, shared: bool = False) -> Iterator[Any]:
-    """The pipeline lock plus the command's FA_RUN_LOG record (ml/runlog.py).
-
-    ``funds``: the Settings of every fund the command writes (default: ``cfg``'s own);
-    ``shared``: it builds the dbt models shared by all funds (backfill, daily, demo).
-    """
-    from ml.lock import pipeline_lock
-    from ml.runlog import command
-
-    codes = [f.target.code for f in (funds or [cfg])]
-    with pipeline_lock(cfg, name, codes, shared), command(cfg, name) as record:
-        yield record
 
 
 def settings():
@@ -146,9 +124,8 @@ def hazard_profile(value: str) -> str:
 
 def echo_summary(rows: dict[str, Any]) -> None:
     """A short aligned key: value summary on stdout."""
-    width = max((len(k) for k in rows), default=0)
-    for key, value in rows.items():
-        click.echo(f"{key.ljust(width)}  {value}")
+    for line in summary_lines(rows):
+        click.echo(line)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

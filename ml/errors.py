@@ -1,10 +1,13 @@
 """Domain exceptions and the exit codes they map to.
 
-Every expected failure of the pipeline raises one of these; orchestrate.py turns it into a
-single ``Error: ...`` line on stderr and the exit code below (documented in README.md).
+Every expected failure of the pipeline raises one of these; the edges (orchestrate.py's
+commands, the runner's steps in ml/steps.py) turn it into a single ``Error: ...`` line on
+stderr and the exit code below (documented in README.md), through :func:`at_edge`.
 """
 
 from __future__ import annotations
+
+import os
 
 # Exit codes: part of the interface, scripts and schedulers rely on them.
 EXIT_OK = 0
@@ -57,3 +60,24 @@ class StepTimeout(FAError):
     """A step of the daily runner ran past its time limit."""
 
     exit_code = EXIT_TIMEOUT
+
+
+def failure(exc: BaseException) -> tuple[int, str]:
+    """The exit code and message of a failure: an FAError's own; exit 1 for anything else (a bug)."""
+    if isinstance(exc, FAError):
+        return exc.exit_code, str(exc)
+    return EXIT_UNEXPECTED, f"unexpected {type(exc).__name__}: {exc}"
+
+
+def at_edge(exc: Exception) -> tuple[int, str]:
+    """The exit code and the text of the one ``Error:`` line a command ends with.
+
+    A bug (not an FAError) is re-raised when FA_DEBUG is set, so its trace is shown;
+    otherwise its line says how to get the trace.
+    """
+    code, message = failure(exc)
+    if not isinstance(exc, FAError):
+        if os.environ.get("FA_DEBUG"):
+            raise exc
+        message += " (set FA_DEBUG=1 for the trace)"
+    return code, message

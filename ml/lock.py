@@ -19,7 +19,7 @@ import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Iterator, Sequence
+from typing import IO, Any, Iterator, Sequence
 
 from ml.config import Settings
 from ml.errors import BadInput, LockHeld
@@ -121,3 +121,19 @@ def pipeline_lock(settings: Settings, command: str, funds: Sequence[str] | None 
                 os.environ[OWNER_ENV] = previous
     finally:
         handle.close()  # closing the descriptor releases the OS lock
+
+
+@contextmanager
+def locked(settings: Settings, name: str, funds: Sequence[Settings] | None = None,
+           shared: bool = False) -> Iterator[Any]:
+    """The pipeline lock plus the command's FA_RUN_LOG record (ml/runlog.py): what every
+    writing command (orchestrate.py) and step (ml/steps.py) runs inside.
+
+    ``funds``: the Settings of every fund the command writes (default: ``settings``' own);
+    ``shared``: it builds the dbt models shared by all funds (backfill, daily, demo).
+    """
+    from ml.runlog import command
+
+    codes = [f.target.code for f in (funds or [settings])]
+    with pipeline_lock(settings, name, codes, shared), command(settings, name) as record:
+        yield record

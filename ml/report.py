@@ -1,4 +1,4 @@
-"""Plain-text tables for command summaries (pure: rows in, text out)."""
+"""Plain-text tables and summaries of commands (pure: rows in, text out)."""
 
 from __future__ import annotations
 
@@ -27,3 +27,9 @@ def format_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[tuple[str,
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def summary_lines(rows: Mapping[str, Any]) -> list[str]:
+    """A short aligned ``key  value`` summary, one line per key."""
+    width = max((len(k) for k in rows), default=0)
+    return [f"{key.ljust(width)}  {value}" for key, value in rows.items()]

@@ -130,17 +130,15 @@ def write_rows(settings: Settings, rows: Sequence[Mapping[str, Any]]) -> None:
 
 
 def exit_code_of(exc: BaseException | None) -> tuple[int, str | None]:
-    """The exit code and message orchestrate.py's edge gives an exception (0 for none)."""
-    from ml.errors import EXIT_UNEXPECTED, FAError
+    """The exit code and message a command's edge gives an exception (0 for none)."""
+    from ml.errors import FAError, failure
 
     if exc is None:
         return 0, None
-    if isinstance(exc, FAError):
-        return exc.exit_code, str(exc)
     code = getattr(exc, "exit_code", None)  # click exceptions
-    if isinstance(code, int):
+    if not isinstance(exc, FAError) and isinstance(code, int):
         return code, str(exc) or None
-    return EXIT_UNEXPECTED, f"unexpected {type(exc).__name__}: {exc}"
+    return failure(exc)
 
 
 @contextmanager
