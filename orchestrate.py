@@ -409,24 +409,6 @@ def report_cmd(day: str | None, out: str | None, funds: tuple[str, ...]) -> None
         write_report(cfg, when, Path(out).resolve() if out else None)))
 
 
-@cli.command("build-day", hidden=True)
-@click.option("--date", "day", required=True, help="Score_Date to build.")
-@one_fund_option
-@click.option("--fund-models-only", is_flag=True,
-              help="Only the fund's own models (dbt tag fund): the shared ones are built.")
-@edge
-def build_day_cmd(day: str, funds: tuple[str, ...], fund_models_only: bool) -> None:
-    """Internal step of `daily`: dbt build of one Score_Date for one fund."""
-    from ml.pipeline import build_day
-
-    cfg = one_fund(funds)
-    when = iso_date("--date", day)
-    with locked(cfg, "build-day", shared=not fund_models_only) as record:
-        summary = build_day(cfg, when, fund_only=fund_models_only)
-        record.add(rows_written=summary["aggregate_rows"] + summary["label_rows"])
-    echo_summary(summary)
-
-
 @cli.command("daily")
 @click.option("--date", "day", default=None, help="Score_Date to run [the data horizon].")
 @fund_option

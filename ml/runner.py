@@ -1,11 +1,12 @@
-"""The daily runner and the demo: steps of orchestrate.py run one after the other.
+"""The daily runner and the demo: steps run one after the other, each a child process.
 
-Each step runs as a child process (``python orchestrate.py <step> ...`` with the same
-interpreter), so a step that hangs can be stopped at its time limit, a crash in one step
-cannot leave another half-done in the same process, and every step gets a fresh database
-connection. The parent holds the pipeline lock; the children inherit it (ml/lock.py).
-A step's exit code is passed on unchanged; a step past its time limit is killed and the
-run ends with exit code 7 (docs/operations.md).
+A step is a command of orchestrate.py (``python orchestrate.py score ...``) or, for the
+daily's dbt step, which is no command of its own, a step of ml/steps.py (``python -m
+ml.steps dbt ...``), with the same interpreter. So a step that hangs can be stopped at
+its time limit, a crash in one step cannot leave another half-done in the same process,
+and every step gets a fresh database connection. The parent holds the pipeline lock; the
+children inherit it (ml/lock.py). A step's exit code is passed on unchanged; a step past
+its time limit is killed and the run ends with exit code 7 (docs/operations.md).
 """
 
 from __future__ import annotations
@@ -24,7 +25,10 @@ from ml.dataset import min_training_days
 from ml.log import log
 from ml.errors import DataError, FAError, StepTimeout, EXIT_QC_ALERT, EXIT_UNEXPECTED
 
+# What a child runs after the interpreter: a command of orchestrate.py (default), or a step
+# of the library (STEPS, ml/steps.py). Tests replace either by a fake script.
 ORCHESTRATE = PROJECT_ROOT / "orchestrate.py"
+STEPS = ("-m", "ml.steps")
 TEST_DAYS = 60          # demo: the out-of-time test window (label-complete days of the longest horizon)
 WARM_UP_DAYS = 90       # demo: first days left out of training (90-day features still filling up)
 
@@ -67,8 +71,10 @@ def step_env(environ: Mapping[str, str]) -> dict[str, str]:
     return env
 
 
-def run_step(step: str, args: Sequence[str], timeout: float | None) -> float:
-    """Run ``python orchestrate.py <args>`` as a child; return its seconds.
+def run_step(step: str, args: Sequence[str], timeout: float | None,
+             program: Sequence[str] | None = None) -> float:
+    """Run ``python orchestrate.py <args>`` (or ``python <program> <args>``) as a child;
+    return its seconds.
 
     Output of the child goes straight to this process's stdout/stderr. Raises StepTimeout
     (the child is killed) or StepFailed (the child's exit code). Inside a logged command
@@ -79,13 +85,15 @@ def run_step(step: str, args: Sequence[str], timeout: float | None) -> float:
     from ml import runlog
     from ml.registry import utc_now
 
-    cmd = [sys.executable, str(ORCHESTRATE), *map(str, args)]
+    prefix = [str(ORCHESTRATE)] if program is None else list(program)
+    shown = ORCHESTRATE.name if program is None else " ".join(["python", *prefix])
+    cmd = [sys.executable, *prefix, *map(str, args)]
     env = step_env(os.environ)
     fd, report = tempfile.mkstemp(prefix="fa_step_", suffix=".json")
     os.close(fd)
     env[runlog.REPORT_ENV] = report
     limit = f" (time limit {int(timeout)} s)" if timeout else ""
-    log(f"==> {step}: orchestrate.py {' '.join(map(str, args))}{limit}")
+    log(f"==> {step}: {shown} {' '.join(map(str, args))}{limit}")
     started, t0 = utc_now(), time.monotonic()
     sys.stdout.flush()
     try:
@@ -131,16 +139,16 @@ def daily(settings: Settings, day: date | None = None,
     def step(name: str, code: str, args: list[str]) -> tuple[str, str, list[str]]:
         return name, (f"{name} {code}" if several else name), [*args, "--date", d, "--fund", code]
 
-    dbt_steps = [step("dbt", c, ["build-day", *(["--fund-models-only"] if i else [])])
+    dbt_steps = [step("dbt", c, ["dbt", *(["--fund-models-only"] if i else [])])
                  for i, c in enumerate(codes)]
     out: dict[str, Any] = {"date": d}
 
-    def run(kind: str, label: str, args: list[str]) -> None:
-        seconds = run_step(label, args, settings.timeouts.get(kind))
+    def run(kind: str, label: str, args: list[str], program: Sequence[str] | None = None) -> None:
+        seconds = run_step(label, args, settings.timeouts.get(kind), program)
         out[f"{label.replace(' ', '_')}_seconds"] = round(seconds, 1)
 
-    for kind, label, args in dbt_steps:
-        run(kind, label, args)
+    for kind, label, args in dbt_steps:  # ml/steps.py: the dbt step is no command
+        run(kind, label, args, STEPS)
     first: FAError | None = None
     for code in codes:
         try:

@@ -99,13 +99,19 @@ class World:
         r = CliRunner().invoke(cli, list(args))
         assert r.exit_code == 0, r.output[-2000:]
 
+    def step(self, *args: str) -> None:
+        """A step of the daily runner (python -m ml.steps), in-process."""
+        from ml.steps import main
+
+        assert main(list(args)) == 0
+
     def sequence(self, db: str, funds: list[dict]) -> Path:
         """backfill START..END for every fund, then the daily dbt steps of DAYS (as `daily` runs them)."""
         path = self.use(db, funds)
         self.cli("backfill", "--start-date", START, "--end-date", END)
         for day in DAYS:
             for i, f in enumerate(funds):
-                self.cli("build-day", "--date", day, "--fund", f["code"], *(["--fund-models-only"] if i else []))
+                self.step("dbt", "--date", day, "--fund", f["code"], *(["--fund-models-only"] if i else []))
         return path
 
 

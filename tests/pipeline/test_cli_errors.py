@@ -19,7 +19,6 @@ EVERY_COMMAND = [
     ["demo-data", "--depots", "10", "--days", "30"],
     ["backfill", "--start-date", "2025-08-01", "--end-date", "2025-08-20"],
     ["daily", "--date", "2025-08-20"],
-    ["build-day", "--date", "2025-08-20"],
     ["train", "--horizons", "7", *TRAIN_DATES],
     ["score", "--date", "2025-08-20"],
     ["eval", "--horizons", "7", "--start", "2025-06-01", "--end", "2025-07-01"],
@@ -49,6 +48,17 @@ def invoke(args):
     return result.exit_code, result.output.strip().splitlines()[-1]
 
 
+def invoke_step(args, capsys):
+    """The runner's step entry point (python -m ml.steps), in-process: exit code, last stderr line."""
+    from ml.steps import main
+
+    code = main(args)
+    return code, capsys.readouterr().err.strip().splitlines()[-1]
+
+
+DBT_STEP = ["dbt", "--date", "2025-08-20", "--fund", "DEMO"]
+
+
 def written(home: Path) -> list[str]:
     """Everything under the test's folder except the config files the test wrote."""
     return sorted(str(p.relative_to(home)) for p in home.rglob("*")
@@ -66,7 +76,6 @@ D = "is not a date (expected YYYY-MM-DD)"
      f"Error: --end-date: 'yesterday' {D}"),
     (["daily", "--date", "2025-02-29"], f"Error: --date: '2025-02-29' {D}"),
     (["daily", "--date", "20250820"], f"Error: --date: '20250820' {D}"),
-    (["build-day", "--date", "2025-8-1"], f"Error: --date: '2025-8-1' {D}"),
     (["score", "--date", "2025-08-20T00:00"], f"Error: --date: '2025-08-20T00:00' {D}"),
     (["qc", "--date", "'; DROP TABLE x; --"], f"Error: --date: ''; DROP TABLE x; --' {D}"),
     (["train", "--horizons", "7", *TRAIN_DATES[:1], "2024-02-30", *TRAIN_DATES[2:]],
@@ -149,6 +158,51 @@ def test_bad_fa_config_stops_every_command(home, monkeypatch, text, line, args):
     assert code == 2
     assert last == line.format(path=path)
     assert written(home) == []
+
+
+@pytest.mark.parametrize("args, line", [
+    (["dbt", "--date", "2025-8-1", "--fund", "DEMO"], f"Error: --date: '2025-8-1' {D}"),
+    (["dbt", "--date", "2025-08-20", "--fund", "NOPE"],
+     "Error: --fund: no fund 'NOPE' in FA_CONFIG (funds: DEMO)"),
+    (["dbt", "--date", "2025-08-20"], "Error: the following arguments are required: --fund"),
+    (["dbt", "--date", "2025-08-20", "--fund", "DEMO", "--extra"], "Error: unrecognized arguments: --extra"),
+])
+def test_bad_step_input_is_one_error_line_and_nothing_written(home, capsys, args, line):
+    assert invoke_step(args, capsys) == (2, line)
+    assert written(home) == []
+
+
+def test_build_day_is_no_command_any_more(home, capsys):
+    """The daily's dbt step is ``python -m ml.steps dbt`` (the hidden build-day is gone)."""
+    code, last = invoke(["build-day", "--date", "2025-08-20"])
+    assert (code, last) == (2, "Error: No such command 'build-day'.")
+    code, last = invoke_step(["build-day", "--date", "2025-08-20"], capsys)
+    assert code == 2 and last.startswith("Error: argument STEP: invalid choice: 'build-day'")
+
+
+def test_bad_fa_config_stops_the_dbt_step(home, monkeypatch, capsys):
+    path = home / "fund.yml"
+    path.write_text("target:\n  code: DEMO\n", encoding="utf-8")
+    monkeypatch.setenv("FA_CONFIG", str(path))
+    assert invoke_step(DBT_STEP, capsys) == (2, "Error: FA_CONFIG target: missing key 'isins'")
+    monkeypatch.setenv("FA_CONFIG", str(home / "nowhere.yml"))
+    assert invoke_step(DBT_STEP, capsys) == (2, f"Error: FA_CONFIG: no such file: {home / 'nowhere.yml'}")
+    assert written(home) == []
+
+
+def test_a_bug_in_a_step_is_one_line_unless_fa_debug(home, monkeypatch, capsys):
+    """The same edge as orchestrate.py's (ml.errors.at_edge): exit 1 and a hint, or the trace."""
+    import ml.pipeline
+
+    def boom(*args, **kwargs):
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr(ml.pipeline, "build_day", boom)
+    assert invoke_step(DBT_STEP, capsys) == (
+        1, "Error: unexpected ZeroDivisionError: division by zero (set FA_DEBUG=1 for the trace)")
+    monkeypatch.setenv("FA_DEBUG", "1")
+    with pytest.raises(ZeroDivisionError):
+        invoke_step(DBT_STEP, capsys)
 
 
 def test_fa_config_path_missing(home, monkeypatch):

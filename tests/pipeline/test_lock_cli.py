@@ -26,7 +26,6 @@ TRAIN = ["train", "--horizons", "7,14,30", "--train-start", "2024-10-25", "--tra
 WRITERS = {
     "daily": ["daily", "--date", "2025-08-20"],
     "backfill": ["backfill", "--start-date", "2025-08-01", "--end-date", "2025-08-20"],
-    "build-day": ["build-day", "--date", "2025-08-20"],
     "train": TRAIN,
     "score": ["score", "--date", "2025-08-20"],
     "eval": ["eval", "--horizons", "7", "--start", "2025-06-01", "--end", "2025-07-01"],
@@ -101,6 +100,18 @@ def test_every_writer_exits_6_and_touches_nothing(env, holder, command):
     assert result.output.strip().splitlines()[-1] == expected_line(env, info)
     assert _digest(env) == before
     assert proc.poll() is None  # the holder was not disturbed
+
+
+def test_the_dbt_step_exits_6_and_touches_nothing(env, holder, capsys):
+    """The daily's dbt step (python -m ml.steps dbt) takes the same lock as the commands."""
+    from ml.steps import main
+
+    proc, info = holder
+    before = _digest(env)
+    assert main(["dbt", "--date", "2025-08-20", "--fund", "DEMO"]) == 6
+    assert capsys.readouterr().err.strip().splitlines()[-1] == expected_line(env, info)
+    assert _digest(env) == before
+    assert proc.poll() is None
 
 
 @pytest.mark.parametrize("args, line", [

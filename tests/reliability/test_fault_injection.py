@@ -14,7 +14,7 @@ are still there).
 Scenarios (docs/reliability.md):
 - backfill killed inside the aggregate model's transaction of its second chunk (by a timer,
   while DuckDB executes the INSERT);
-- daily killed in its dbt child (build-day) inside the labels model's transaction, after
+- daily killed in its dbt child (``python -m ml.steps dbt``) inside the labels model's transaction, after
   its pre_hook DELETE of the day, then again after the aggregate committed and before the
   labels: the runner reports the killed step (exit 1), the rerun heals;
 - score killed between the DELETE and the INSERT of the day;
@@ -139,7 +139,7 @@ def test_backfill_killed_inside_a_model_transaction_then_rerun(dbt_world):
 
 
 def test_daily_killed_in_its_dbt_step_twice_then_rerun(dbt_world):
-    """The daily runner's dbt child (build-day) is killed twice, then the rerun heals.
+    """The daily runner's dbt child (python -m ml.steps dbt) is killed twice, then the rerun heals.
 
     1st kill: inside the labels model's transaction, right after its pre_hook DELETE of the
     day (the delete+insert of the new rows is next): the day's labels must all still be

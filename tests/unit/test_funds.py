@@ -129,17 +129,18 @@ def test_daily_steps_per_fund(two_funds, tmp_path, monkeypatch):
         f"open({str(calls)!r}, 'a').write(' '.join(sys.argv[1:]) + '\\n')\n"
         "sys.exit(5 if sys.argv[1] == 'qc' and 'DEMO' in sys.argv else 0)\n")
     monkeypatch.setattr(runner, "ORCHESTRATE", script)
+    monkeypatch.setattr(runner, "STEPS", (str(script),))
     with pytest.raises(runner.StepFailed) as exc:
         runner.daily(load_settings(), date(2025, 8, 20))
     assert exc.value.exit_code == 5 and exc.value.step == "qc DEMO"
     d = "--date 2025-08-20"
     assert calls.read_text().splitlines() == [
-        f"build-day {d} --fund DEMO", f"build-day --fund-models-only {d} --fund SECOND",
+        f"dbt {d} --fund DEMO", f"dbt --fund-models-only {d} --fund SECOND",
         f"score {d} --fund DEMO", f"qc {d} --fund DEMO", f"score {d} --fund SECOND", f"qc {d} --fund SECOND",
     ]
     calls.unlink()
     out = runner.daily(load_settings(), date(2025, 8, 20), ["SECOND"])  # one fund: all its models
-    assert calls.read_text().splitlines() == [f"build-day {d} --fund SECOND", f"score {d} --fund SECOND",
+    assert calls.read_text().splitlines() == [f"dbt {d} --fund SECOND", f"score {d} --fund SECOND",
                                               f"qc {d} --fund SECOND"]
     assert set(out) == {"date", "dbt_seconds", "score_seconds", "qc_seconds"}
 
@@ -149,11 +150,12 @@ def test_daily_stops_at_a_failed_dbt_step(two_funds, tmp_path, monkeypatch):
     script = tmp_path / "fake_orchestrate.py"
     script.write_text("import sys\n"
                       f"open({str(calls)!r}, 'a').write(sys.argv[1] + '\\n')\n"
-                      "sys.exit(4 if sys.argv[1] == 'build-day' else 0)\n")
+                      "sys.exit(4 if sys.argv[1] == 'dbt' else 0)\n")
     monkeypatch.setattr(runner, "ORCHESTRATE", script)
+    monkeypatch.setattr(runner, "STEPS", (str(script),))
     with pytest.raises(runner.StepFailed) as exc:
         runner.daily(load_settings(), date(2025, 8, 20))
-    assert exc.value.exit_code == 4 and calls.read_text().splitlines() == ["build-day"]
+    assert exc.value.exit_code == 4 and calls.read_text().splitlines() == ["dbt"]
 
 
 def test_applock_names():

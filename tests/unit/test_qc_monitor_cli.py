@@ -90,11 +90,12 @@ def fake_children(env, monkeypatch):
         script = env / "fake_orchestrate.py"
         script.write_text("import sys, time\n" + body + "\n")
         monkeypatch.setattr(runner, "ORCHESTRATE", script)
+        monkeypatch.setattr(runner, "STEPS", (str(script),))
     return make
 
 
 def test_run_log_has_rows_for_a_failed_and_a_timed_out_step(env, fake_children):
-    fake_children("sys.exit(4 if sys.argv[1] == 'build-day' else 0)")
+    fake_children("sys.exit(4 if sys.argv[1] == 'dbt' else 0)")
     assert run("daily", "--date", "2025-08-20").exit_code == 4
     fake_children("time.sleep(30) if sys.argv[1] == 'score' else None")
     assert run("daily", "--date", "2025-08-20").exit_code == 7

@@ -12,11 +12,13 @@ from orchestrate import cli
 
 @pytest.fixture
 def fake_orchestrate(tmp_path, monkeypatch):
-    """Replace orchestrate.py for the children by a script whose behaviour the test picks."""
+    """Replace orchestrate.py and ml/steps.py for the children by a script whose behaviour
+    the test picks."""
     def make(body: str):
         script = tmp_path / "fake_orchestrate.py"
         script.write_text("import sys, time\n" + body + "\n")
         monkeypatch.setattr(runner, "ORCHESTRATE", script)
+        monkeypatch.setattr(runner, "STEPS", (str(script),))
         return script
     return make
 
@@ -69,7 +71,7 @@ def test_daily_cli_exit_codes(env, fake_orchestrate):
     assert r.output.strip().splitlines()[-1] == \
         "Error: step 'qc' raised QC alerts (exit code 5); see its output above"
 
-    fake_orchestrate("sys.exit(4 if sys.argv[1] == 'build-day' else 0)")
+    fake_orchestrate("sys.exit(4 if sys.argv[1] == 'dbt' else 0)")
     r = CliRunner().invoke(cli, ["daily", "--date", "2025-08-20"])
     assert r.exit_code == 4
     assert r.output.strip().splitlines()[-1] == \
@@ -99,3 +101,25 @@ def test_steps_filter_the_resource_tracker_warning_and_keep_other_filters():
     assert env["PYTHONWARNINGS"].split(",") == ["error::DeprecationWarning", TRACKER_WARNING]
     assert step_env({})["PYTHONWARNINGS"] == TRACKER_WARNING
     assert step_env(env)["PYTHONWARNINGS"] == env["PYTHONWARNINGS"]   # added once
+
+
+def test_the_dbt_step_runs_in_ml_steps_the_others_in_orchestrate(env, tmp_path, monkeypatch):
+    calls = tmp_path / "calls.txt"
+    for name, attr in (("orchestrate", "ORCHESTRATE"), ("steps", "STEPS")):
+        script = tmp_path / f"fake_{name}.py"
+        script.write_text(f"import sys\nopen({str(calls)!r}, 'a').write({name!r} + ' ' + sys.argv[1] + '\\n')\n")
+        monkeypatch.setattr(runner, attr, script if attr == "ORCHESTRATE" else (str(script),))
+    r = CliRunner().invoke(cli, ["daily", "--date", "2025-08-20"])
+    assert r.exit_code == 0, r.output
+    assert calls.read_text().splitlines() == ["steps dbt", "orchestrate score", "orchestrate qc"]
+
+
+def test_the_real_step_entry_point_passes_its_exit_code_on(env, capfd):
+    """python -m ml.steps as the runner starts it: a bad input is exit 2 and one Error line."""
+    assert runner.STEPS == ("-m", "ml.steps")
+    with pytest.raises(runner.StepFailed) as exc:
+        runner.run_step("dbt", ["dbt", "--date", "20.08.2025", "--fund", "DEMO"], 60, runner.STEPS)
+    assert exc.value.exit_code == 2
+    err = capfd.readouterr().err.strip().splitlines()
+    assert err[0].startswith("==> dbt: python -m ml.steps dbt --date 20.08.2025 --fund DEMO")
+    assert err[-1] == "Error: --date: '20.08.2025' is not a date (expected YYYY-MM-DD)"
