@@ -61,40 +61,37 @@ b_files as (
 
 ),
 
-as_of_files as (
+holding_dates as (
 
-    select
-        d.Score_Date,
-        b.Datei_ID
-    from score_dates as d
-    inner join b_files as b
-        on b.valid_from <= d.Score_Date
-        and (b.next_file_date is null or b.next_file_date > d.Score_Date)
+    -- the Score_Dates of the run and the days 7 and 30 before them (rules §7b: the
+    -- changes compare with the as-of files of D-7 and D-30)
+    select Score_Date as Holding_Date from score_dates
+
+    union
+
+    select {{ add_days('Score_Date', '-7') }} as Holding_Date from score_dates
+
+    union
+
+    select {{ add_days('Score_Date', '-30') }} as Holding_Date from score_dates
 
 ),
 
-lag_files as (
+as_of_files as (
 
-    -- the as-of files of D-7 and D-30 (rules §7b)
     select
-        d.Score_Date,
-        l.Lag_Days,
+        d.Holding_Date,
         b.Datei_ID
-    from score_dates as d
-    cross join (select 7 as Lag_Days union all select 30 as Lag_Days) as l
+    from holding_dates as d
     inner join b_files as b
-        on b.valid_from <= {{ add_days('d.Score_Date', '-l.Lag_Days') }}
-        and (b.next_file_date is null or b.next_file_date > {{ add_days('d.Score_Date', '-l.Lag_Days') }})
+        on b.valid_from <= d.Holding_Date
+        and (b.next_file_date is null or b.next_file_date > d.Holding_Date)
 
 ),
 
 used_files as (
 
-    select Datei_ID from as_of_files
-
-    union
-
-    select Datei_ID from lag_files
+    select distinct Datei_ID from as_of_files
 
 ),
 
@@ -111,104 +108,96 @@ valid_positions as (
 
 ),
 
-positions as (
+day_positions as (
 
+    -- per day and depot, in one pass over the as-of file's valid positions: the
+    -- portfolio, and the strongest co-occurrence lift among positions with Units > 0
+    -- (Cooc_Score; the rates exist for the run's Score_Dates only)
     select
-        Datei_ID,
-        Depot_Number,
-        sum(Market_Value_EUR) as Portfolio_Value,
-        sum(case when Units > 0 then 1 else 0 end) as Pos_Count,
-        max(Market_Value_EUR) as Max_Position_Value
-        {%- if f.house_isins %},
-        sum(case when Units > 0 and ISIN in ({{ f.house_list_sql }}) then 1 else 0 end) as House_Positions,
-        sum(case when Units > 0 and ISIN in ({{ f.house_list_sql }}) then Market_Value_EUR else 0 end) as House_Value
+        a.Holding_Date,
+        p.Depot_Number,
+        sum(p.Market_Value_EUR) as Portfolio_Value,
+        sum(case when p.Units > 0 then 1 else 0 end) as Pos_Count,
+        max(p.Market_Value_EUR) as Max_Position_Value,
+        {%- if f.house_isins %}
+        sum(case when p.Units > 0 and p.ISIN in ({{ f.house_list_sql }}) then 1 else 0 end) as House_Positions,
+        sum(case when p.Units > 0 and p.ISIN in ({{ f.house_list_sql }}) then p.Market_Value_EUR else 0 end) as House_Value,
         {%- endif %}
-    from valid_positions
-    group by Datei_ID, Depot_Number
-
-),
-
-file_holdings as (
-
-    -- a depot of a file's universe with its cash and portfolio value
-    select
-        c.Datei_ID,
-        c.Depot_Number,
-        c.Cash_EUR,
-        coalesce(p.Portfolio_Value, 0) as Portfolio_Value
-    from cash as c
-    left join positions as p
-        on p.Datei_ID = c.Datei_ID
-        and p.Depot_Number = c.Depot_Number
-
-),
-
-cooc as (
-
-    -- the strongest co-occurrence lift among the depot's positions with Units > 0
-    select a.Score_Date, p.Depot_Number, max(r.Cooc_Lift) as Cooc_Score
+        max(case when p.Units > 0 then r.Cooc_Lift end) as Cooc_Score
     from as_of_files as a
     inner join valid_positions as p
         on p.Datei_ID = a.Datei_ID
-    inner join cooc_rates as r
-        on r.Score_Date = a.Score_Date
+    left join cooc_rates as r
+        on r.Score_Date = a.Holding_Date
         and r.ISIN = p.ISIN
-    where p.Units > 0
-    group by a.Score_Date, p.Depot_Number
+    group by a.Holding_Date, p.Depot_Number
+
+),
+
+day_holdings as (
+
+    -- a depot of the universe of each day's as-of file, with its holdings
+    select
+        a.Holding_Date,
+        a.Datei_ID,
+        c.Depot_Number,
+        c.Cash_EUR,
+        coalesce(p.Portfolio_Value, 0) as Portfolio_Value,
+        coalesce(p.Pos_Count, 0) as Pos_Count,
+        p.Max_Position_Value,
+        {%- if f.house_isins %}
+        coalesce(p.House_Positions, 0) as House_Positions,
+        coalesce(p.House_Value, 0) as House_Value,
+        {%- endif %}
+        p.Cooc_Score
+    from as_of_files as a
+    inner join cash as c
+        on c.Datei_ID = a.Datei_ID
+    left join day_positions as p
+        on p.Holding_Date = a.Holding_Date
+        and p.Depot_Number = c.Depot_Number
 
 )
 
 select
-    a.Score_Date,
-    c.Depot_Number,
-    a.Datei_ID as As_Of_Datei_ID,
-    cast(c.Cash_EUR as {{ t_money() }}) as Cash,
-    cast(coalesce(p.Portfolio_Value, 0) as {{ t_money() }}) as Portfolio_Value,
-    cast(coalesce(p.Pos_Count, 0) as {{ t_int() }}) as Pos_Count,
+    d.Score_Date,
+    h.Depot_Number,
+    h.Datei_ID as As_Of_Datei_ID,
+    cast(h.Cash_EUR as {{ t_money() }}) as Cash,
+    cast(h.Portfolio_Value as {{ t_money() }}) as Portfolio_Value,
+    cast(h.Pos_Count as {{ t_int() }}) as Pos_Count,
     -- features v2 (rules §7b)
-    cast({{ days_between('t.First_Date', 'a.Score_Date') }} as {{ t_int() }}) as Tenure_Days,
-    cast(c.Cash_EUR - h7.Cash_EUR as {{ t_money() }}) as Cash_Change_7d,
-    cast(c.Cash_EUR - h30.Cash_EUR as {{ t_money() }}) as Cash_Change_30d,
-    cast(coalesce(p.Portfolio_Value, 0) - h7.Portfolio_Value as {{ t_money() }}) as Portfolio_Change_7d,
-    cast(coalesce(p.Portfolio_Value, 0) - h30.Portfolio_Value as {{ t_money() }}) as Portfolio_Change_30d,
+    cast({{ days_between('t.First_Date', 'd.Score_Date') }} as {{ t_int() }}) as Tenure_Days,
+    cast(h.Cash_EUR - h7.Cash_EUR as {{ t_money() }}) as Cash_Change_7d,
+    cast(h.Cash_EUR - h30.Cash_EUR as {{ t_money() }}) as Cash_Change_30d,
+    cast(h.Portfolio_Value - h7.Portfolio_Value as {{ t_money() }}) as Portfolio_Change_7d,
+    cast(h.Portfolio_Value - h30.Portfolio_Value as {{ t_money() }}) as Portfolio_Change_30d,
     case
-        when p.Portfolio_Value > 0 then {{ safe_divide('p.Max_Position_Value', 'p.Portfolio_Value') }}
+        when h.Portfolio_Value > 0 then {{ safe_divide('h.Max_Position_Value', 'h.Portfolio_Value') }}
     end as Max_Position_Share,
     {%- if f.house_isins %}
-    cast(coalesce(p.House_Positions, 0) as {{ t_int() }}) as House_Positions,
-    cast(coalesce(p.House_Value, 0) as {{ t_money() }}) as House_Value,
+    cast(h.House_Positions as {{ t_int() }}) as House_Positions,
+    cast(h.House_Value as {{ t_money() }}) as House_Value,
     cast(coalesce(hb.House_Buys, 0) as {{ t_int() }}) as House_Buys_365d,
     {%- else %}
     cast(null as {{ t_int() }}) as House_Positions,
     cast(null as {{ t_money() }}) as House_Value,
     cast(null as {{ t_int() }}) as House_Buys_365d,
     {%- endif %}
-    k.Cooc_Score
-from as_of_files as a
-inner join cash as c
-    on c.Datei_ID = a.Datei_ID
-left join positions as p
-    on p.Datei_ID = c.Datei_ID
-    and p.Depot_Number = c.Depot_Number
+    h.Cooc_Score
+from score_dates as d
+inner join day_holdings as h
+    on h.Holding_Date = d.Score_Date
 left join firsts as t
-    on t.Depot_Number = c.Depot_Number
+    on t.Depot_Number = h.Depot_Number
     and t.ISIN = '-'
-left join lag_files as l7
-    on l7.Score_Date = a.Score_Date
-    and l7.Lag_Days = 7
-left join file_holdings as h7
-    on h7.Datei_ID = l7.Datei_ID
-    and h7.Depot_Number = c.Depot_Number
-left join lag_files as l30
-    on l30.Score_Date = a.Score_Date
-    and l30.Lag_Days = 30
-left join file_holdings as h30
-    on h30.Datei_ID = l30.Datei_ID
-    and h30.Depot_Number = c.Depot_Number
+left join day_holdings as h7
+    on h7.Holding_Date = {{ add_days('d.Score_Date', '-7') }}
+    and h7.Depot_Number = h.Depot_Number
+left join day_holdings as h30
+    on h30.Holding_Date = {{ add_days('d.Score_Date', '-30') }}
+    and h30.Depot_Number = h.Depot_Number
 left join house_buys as hb
-    on hb.Depot_Number = c.Depot_Number
-    and hb.Seg_Start <= a.Score_Date
-    and (hb.Seg_End is null or hb.Seg_End > a.Score_Date)
-left join cooc as k
-    on k.Score_Date = a.Score_Date
-    and k.Depot_Number = c.Depot_Number
+    on hb.Depot_Number = h.Depot_Number
+    and hb.Seg_Start <= d.Score_Date
+    and (hb.Seg_End is null or hb.Seg_End > d.Score_Date)

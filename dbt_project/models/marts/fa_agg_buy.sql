@@ -22,10 +22,28 @@ with universe as (
 
 ),
 
+state_before_range as (
+
+    -- per depot, the latest state before the run's range: the only older row that a
+    -- Score_Date of the range can land on (a narrow scan; the join below then reads the
+    -- state of the range, not all history, so a backfill chunk costs the same late as early)
+    select Depot_Number, max(Delta_Date) as Delta_Date
+    from {{ ref('int_feature_state') }}
+    where Delta_Date < {{ start_date_sql() }}
+    group by Depot_Number
+
+),
+
 feature_state as (
 
-    select * from {{ ref('int_feature_state') }}
-    where Delta_Date is not null and Delta_Date <= {{ end_date_sql() }}
+    select s.*
+    from {{ ref('int_feature_state') }} as s
+    where s.Delta_Date <= {{ end_date_sql() }}
+        and (s.Delta_Date >= {{ start_date_sql() }} or exists (
+            select 1 from state_before_range as b
+            where b.Depot_Number = s.Depot_Number
+                and b.Delta_Date = s.Delta_Date
+        ))
 
 ),
 
