@@ -74,8 +74,11 @@ def measure(cmd: Sequence[str], env: dict[str, str], out_dir: Path, name: str,
     load1 = os.getloadavg()[0]
     with open(out_path, "w") as out, open(err_path, "w") as err:
         t0 = time.monotonic()
-        proc = subprocess.Popen(list(cmd), stdout=out, stderr=err, env=env, cwd=str(ROOT),
-                                start_new_session=True)
+        # through bench/launch.py: the child's own peak RSS and CPU, not the bench's
+        usage_path = out_dir / f"{name}.usage.json"
+        usage_path.unlink(missing_ok=True)
+        proc = subprocess.Popen([PY, "-m", "bench.launch", str(usage_path), *cmd], stdout=out,
+                                stderr=err, env=env, cwd=str(ROOT), start_new_session=True)
         while True:
             pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
             if pid:
@@ -91,7 +94,9 @@ def measure(cmd: Sequence[str], env: dict[str, str], out_dir: Path, name: str,
     if proc.returncode not in ok_codes:
         tail = err_path.read_text()[-1500:]
         raise RuntimeError(f"{name}: exit code {proc.returncode}\n{tail}")
-    return {"seconds": round(wall, 2), "rss_mb": round(usage.ru_maxrss / 1024, 1),
+    child = json.loads(usage_path.read_text())
+    return {"seconds": round(wall, 2), "rss_mb": round(child["maxrss_kb"] / 1024, 1),
+            "cpu_seconds": round(child["user_s"] + child["sys_s"], 1),
             "exit_code": proc.returncode, "load1": round(load1, 2), "stdout": stdout,
             "stderr_path": str(err_path)}
 
