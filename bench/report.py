@@ -55,11 +55,12 @@ def backfill_section(res: Mapping[str, Any]) -> str:
     for s in SIZES:
         b = res.get(f"backfill/{s}")
         if b:
-            rows.append([s, b["aggregate_rows"], b["label_rows"], b["seconds"], b["runs"],
-                         round(b["rss_mb"]), b["rows_per_second"], loads(b)])
+            rows.append([s, b["aggregate_rows"], b["label_rows"], b["seconds"],
+                         b.get("cpu_seconds", "–"), b["runs"], round(b["rss_mb"]),
+                         b["rows_per_second"], loads(b)])
     return ("### Backfill with dbt (`backfill --months 24`, fresh target DB)\n\n" + table(
-        ["depots", "aggregate rows", "label rows", "wall s (median)", "runs", "peak RSS MB",
-         "rows/s", "load"], rows))
+        ["depots", "aggregate rows", "label rows", "wall s (median)", "CPU s (median)", "runs",
+         "peak RSS MB", "rows/s", "load"], rows))
 
 
 def dbt_seconds(res: Mapping[str, Any], size: str) -> float:
@@ -112,19 +113,20 @@ def daily_section(res: Mapping[str, Any]) -> str:
             e = res.get(f"daily/{s}/{m}m")
             if e:
                 st = e["steps"]
-                rows.append([s, m, e["seconds"], st.get("dbt"), st.get("score"), st.get("qc"),
-                             e["runs"], round(e["rss_mb"]), "/".join(map(str, e["exit_codes"])), loads(e)])
+                rows.append([s, m, e["seconds"], e.get("cpu_seconds", "–"), st.get("dbt"),
+                             st.get("score"), st.get("qc"), e["runs"], round(e["rss_mb"]), "/".join(map(str, e["exit_codes"])), loads(e)])
     return ("### `daily` (dbt build of the day → score → qc) after 3, 12 and 24 months of history\n\n"
             "Same depots: the 3- and 12-month worlds are the 24-month world with every file "
             "before the cut removed. Each run starts from a copy of the state of the day before "
             "(a backfill up to the day before, on the source without the day's files) and runs on "
             "the source with them, so its dbt step has a day's new files to add, as in production. "
             "Exit code 5 = the run completed and QC raised an alert (the demo world's drifts). "
-            "*peak RSS* is an upper bound here: Linux carries a process's peak from before `exec` "
-            "into the child's `ru_maxrss`, so it includes the bench process's own size when it "
-            "started the run (it had just copied the truncated worlds with DuckDB); "
-            "docs/performance.md gives direct measurements.\n\n"
-            + table(["depots", "months", "wall s (median)", "dbt s", "score s", "qc s", "runs",
+            "*CPU s*: user + sys of the command and its children (a fairer figure than wall "
+            "time on a shared machine; – for runs before 2026-12-02). *peak RSS*: the "
+            "command's own (bench/launch.py; runs before 2026-12-02 were an upper bound that "
+            "included the bench process's size).\n\n"
+            + table(["depots", "months", "wall s (median)", "CPU s (median)", "dbt s", "score s",
+                     "qc s", "runs",
                      "peak RSS MB", "exit", "load"], rows))
 
 

@@ -238,6 +238,7 @@ def step_backfill(w: World, repeats: int, deadline) -> None:
         log(f"{w.label}: backfill {r['seconds']} s, {r['rss_mb']} MB, {r['rows']} rows")
     save_result(f"backfill/{w.label}", {
         "depots": w.depots, "runs": len(runs), "seconds": median_of(runs, "seconds"),
+        "cpu_seconds": median_of(runs, "cpu_seconds"),
         "rss_mb": median_of(runs, "rss_mb"), "aggregate_rows": runs[0]["aggregate_rows"],
         "label_rows": runs[0]["label_rows"],
         "rows_per_second": round(runs[0]["rows"] / median_of(runs, "seconds")),
@@ -425,6 +426,7 @@ def step_daily(w: World, repeats: int, deadline, histories: Sequence[int] = (3, 
                  for k in ("dbt", "score", "qc")}
         save_result(f"daily/{w.label}/{months}m", {
             "depots": w.depots, "months": months, "seconds": median_of(runs, "seconds"),
+            "cpu_seconds": median_of(runs, "cpu_seconds"),
             "rss_mb": median_of(runs, "rss_mb"), "steps": steps, "runs": len(runs),
             "exit_codes": [r["exit_code"] for r in runs], "load1": [r["load1"] for r in runs],
         })
@@ -483,7 +485,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if a.docs_only:
         from bench.report import write_doc
 
-        write_doc(load_results(), DOC)
+        results = load_results()
+        if not results:
+            # the results are not in git (bench/results/): an empty file would wipe the tables
+            print(f"Error: no results in {RESULTS}: run the bench first", file=sys.stderr)
+            return 1
+        write_doc(results, DOC)
         return 0
     sizes = [2000] if a.quick else [int(x) for x in a.sizes.split(",")]
     repeats = 1 if a.quick else a.repeats
