@@ -1,12 +1,13 @@
-"""int_order_rows / int_booking_rows kept between runs stay right (slow).
+"""int_transaction_rows kept between runs stays right (slow).
 
-The two row tables are incremental: a run classifies again only the transaction numbers
-that occur in a file whose state changed (docs/dbt.md, *Incremental transaction rows*).
+The row table (cd_Order and cd_Buchung rows) is incremental: a run classifies again only
+the transaction numbers that occur in a file whose state in their table changed
+(docs/dbt.md, *Incremental design*).
 After a first build, the source changes in every way that must make a run redo rows:
 a correction supersedes an old U file, a late cancellation arrives, a cd_Datei row arrives
 for rows that were unknown_file, an earlier-dated delivery turns a stored first delivery
 into a repeated_transaction, a row is removed from a stored file, rows without a Datei_ID
-or a Transaction_Number appear. The incremental run must give the same row tables as a
+or a Transaction_Number appear. The incremental run must give the same row table as a
 build from scratch on the changed source, and the marts must agree with the reference.
 The transactions, the feature delta families and the feature state, kept per depot, must
 equal the build from scratch too.
@@ -27,7 +28,7 @@ from tests.dbt.test_rules import T1, rule_world
 pytestmark = pytest.mark.slow
 
 DAY = date(2025, 4, 30)
-ROW_TABLES = ("int_order_rows", "int_booking_rows")
+ROW_TABLES = ("int_transaction_rows",)
 # kept between runs per depot (macros/incremental/depot_signatures.sql)
 DEPOT_TABLES = ("int_order_transactions", "int_booking_transactions", "int_deltas_order_windows",
                 "int_deltas_booking_windows", "int_deltas_recency", "int_deltas_new_refs",
@@ -49,6 +50,11 @@ def _rows(db: Path) -> dict[str, pd.DataFrame]:
         return out
     finally:
         con.close()
+
+
+def _table(rows: pd.DataFrame, source_table: str) -> pd.DataFrame:
+    """The rows of one source table (cd_Order / cd_Buchung) of int_transaction_rows."""
+    return rows[rows["Source_Table"] == source_table]
 
 
 def _reasons(rows: pd.DataFrame, number: str) -> list[str]:
@@ -109,7 +115,7 @@ def runs(tmp_path_factory):
 
 def test_changes_are_visible(runs):
     """The changes reclassify rows, or the test below proves nothing."""
-    first, second = runs["first"]["int_order_rows"], runs["second"]["int_order_rows"]
+    first, second = (_table(runs[run]["int_transaction_rows"], "cd_Order") for run in ("first", "second"))
     assert _reasons(first, "LATEFILE-1") == ["unknown_file"]
     assert _reasons(second, "LATEFILE-1") == ["NULL"]
     assert _reasons(first, "REPEAT-1") == ["NULL"]
@@ -122,7 +128,7 @@ def test_changes_are_visible(runs):
     cancelled = {t: frame.loc[frame["Transaction_Number"] == "NODEP-CXL", "cancelled_from"].tolist()
                  for t, frame in (("first", tx_first), ("second", tx))}
     assert cancelled == {"first": ["NULL"], "second": ["2025-04-29 00:00:00"]}
-    bookings = runs["second"]["int_booking_rows"]
+    bookings = _table(runs["second"]["int_transaction_rows"], "cd_Buchung")
     assert _reasons(bookings, "LATEFILE-B") == ["NULL"]
     assert "DEP-NEW" in set(bookings["Transaction_Number"])
 
