@@ -75,6 +75,9 @@ def runs(tmp_path_factory):
     # a row that will be removed from its file
     w.order(u("2025-03-21"), "GONE-1", "SUP1", "2025-03-21", amount="1300.00")
     w.order(u("2025-03-21"), "STAY-1", "SUP1", "2025-03-21", amount="1400.00")
+    # one number in both tables: two transactions, each changed on its own
+    w.order(u("2025-03-21"), "SHARED-1", "SUP1", "2025-03-21", amount="1600.00")
+    w.booking(u("2025-03-21"), "SHARED-1", "SUP1", "2025-03-21", amount="600.00")
     # an order whose later cancellation row names no depot
     w.depot("CXL9")
     w.order(u("2025-04-01"), "NODEP-CXL", "CXL9", "2025-04-01", amount="1500.00")
@@ -100,6 +103,8 @@ def runs(tmp_path_factory):
         w.order(None, "NOFILE-1", "SUP1", "2025-04-01", amount="1000.00")
         w.order(u("2025-04-28"), None, "SUP1", "2025-04-28", amount="1000.00")
         w.booking(u("2025-04-28"), "DEP-NEW", "SUP1", "2025-04-28", amount="700.00")
+        w.booking(u("2025-04-29"), "SHARED-1", "SUP1", "2025-04-29", amount="600.00",
+                  remark="Storno")                    # cancels the booking, not the order
         frames = w.frames()
         orders = frames["cd_Order"]
         frames["cd_Order"] = orders[orders["Transaction_Number"] != "GONE-1"].reset_index(drop=True)
@@ -131,6 +136,14 @@ def test_changes_are_visible(runs):
     bookings = _table(runs["second"]["int_transaction_rows"], "cd_Buchung")
     assert _reasons(bookings, "LATEFILE-B") == ["NULL"]
     assert "DEP-NEW" in set(bookings["Transaction_Number"])
+    # the same number in both tables: the booking's cancellation leaves the order alone
+    assert _reasons(second, "SHARED-1") == ["NULL"]
+    assert _reasons(bookings, "SHARED-1") == ["NULL", "NULL"]
+    shared = {t: runs["second"][t].loc[runs["second"][t]["Transaction_Number"] == "SHARED-1",
+                                       "cancelled_from"].tolist()
+              for t in ("int_order_transactions", "int_booking_transactions")}
+    assert shared == {"int_order_transactions": ["NULL"],
+                      "int_booking_transactions": ["2025-04-29 00:00:00"]}
 
 
 @pytest.mark.parametrize("table", ROW_TABLES + DEPOT_TABLES)
