@@ -242,14 +242,26 @@ classified as (
 
 ),
 
--- the depot of each number's valid original in its table (one per number: later
--- deliveries are repeated_transaction rows)
+-- the numbers of a table with a valid cancellation row (the only rows whose
+-- Signature_Depot can be another depot), and the depot of each one's valid original in
+-- that table (one per number: later deliveries are repeated_transaction rows)
+cancelled_numbers as (
+
+    select distinct Source_Table, Transaction_Number
+    from classified
+    where dq_reason is null and is_cancellation = 1
+
+),
+
 original_depots as (
 
-    select Source_Table, Transaction_Number, min(Depot_Number) as Original_Depot
-    from classified
-    where dq_reason is null and is_cancellation = 0
-    group by Source_Table, Transaction_Number
+    select c.Source_Table, c.Transaction_Number, min(c.Depot_Number) as Original_Depot
+    from classified as c
+    inner join cancelled_numbers as n
+        on n.Source_Table = c.Source_Table
+        and n.Transaction_Number = c.Transaction_Number
+    where c.dq_reason is null and c.is_cancellation = 0
+    group by c.Source_Table, c.Transaction_Number
 
 )
 
