@@ -1,12 +1,13 @@
-"""int_order_rows / int_booking_rows kept between runs stay right (slow).
+"""int_transaction_rows kept between runs stays right (slow).
 
-The two row tables are incremental: a run classifies again only the transaction numbers
-that occur in a file whose state changed (docs/dbt.md, *Incremental transaction rows*).
+The row table (cd_Order and cd_Buchung rows) is incremental: a run classifies again only
+the transaction numbers that occur in a file whose state in their table changed
+(docs/dbt.md, *Incremental design*).
 After a first build, the source changes in every way that must make a run redo rows:
 a correction supersedes an old U file, a late cancellation arrives, a cd_Datei row arrives
 for rows that were unknown_file, an earlier-dated delivery turns a stored first delivery
 into a repeated_transaction, a row is removed from a stored file, rows without a Datei_ID
-or a Transaction_Number appear. The incremental run must give the same row tables as a
+or a Transaction_Number appear. The incremental run must give the same row table as a
 build from scratch on the changed source, and the marts must agree with the reference.
 The transactions, the feature delta families and the feature state, kept per depot, must
 equal the build from scratch too.
@@ -27,7 +28,7 @@ from tests.dbt.test_rules import T1, rule_world
 pytestmark = pytest.mark.slow
 
 DAY = date(2025, 4, 30)
-ROW_TABLES = ("int_order_rows", "int_booking_rows")
+ROW_TABLES = ("int_transaction_rows",)
 # kept between runs per depot (macros/incremental/depot_signatures.sql)
 DEPOT_TABLES = ("int_order_transactions", "int_booking_transactions", "int_deltas_order_windows",
                 "int_deltas_booking_windows", "int_deltas_recency", "int_deltas_new_refs",
@@ -51,6 +52,11 @@ def _rows(db: Path) -> dict[str, pd.DataFrame]:
         con.close()
 
 
+def _table(rows: pd.DataFrame, source_table: str) -> pd.DataFrame:
+    """The rows of one source table (cd_Order / cd_Buchung) of int_transaction_rows."""
+    return rows[rows["Source_Table"] == source_table]
+
+
 def _reasons(rows: pd.DataFrame, number: str) -> list[str]:
     return sorted(rows.loc[rows["Transaction_Number"] == number, "dq_reason"].tolist())
 
@@ -69,6 +75,9 @@ def runs(tmp_path_factory):
     # a row that will be removed from its file
     w.order(u("2025-03-21"), "GONE-1", "SUP1", "2025-03-21", amount="1300.00")
     w.order(u("2025-03-21"), "STAY-1", "SUP1", "2025-03-21", amount="1400.00")
+    # one number in both tables: two transactions, each changed on its own
+    w.order(u("2025-03-21"), "SHARED-1", "SUP1", "2025-03-21", amount="1600.00")
+    w.booking(u("2025-03-21"), "SHARED-1", "SUP1", "2025-03-21", amount="600.00")
     # an order whose later cancellation row names no depot
     w.depot("CXL9")
     w.order(u("2025-04-01"), "NODEP-CXL", "CXL9", "2025-04-01", amount="1500.00")
@@ -94,6 +103,8 @@ def runs(tmp_path_factory):
         w.order(None, "NOFILE-1", "SUP1", "2025-04-01", amount="1000.00")
         w.order(u("2025-04-28"), None, "SUP1", "2025-04-28", amount="1000.00")
         w.booking(u("2025-04-28"), "DEP-NEW", "SUP1", "2025-04-28", amount="700.00")
+        w.booking(u("2025-04-29"), "SHARED-1", "SUP1", "2025-04-29", amount="600.00",
+                  remark="Storno")                    # cancels the booking, not the order
         frames = w.frames()
         orders = frames["cd_Order"]
         frames["cd_Order"] = orders[orders["Transaction_Number"] != "GONE-1"].reset_index(drop=True)
@@ -109,7 +120,7 @@ def runs(tmp_path_factory):
 
 def test_changes_are_visible(runs):
     """The changes reclassify rows, or the test below proves nothing."""
-    first, second = runs["first"]["int_order_rows"], runs["second"]["int_order_rows"]
+    first, second = (_table(runs[run]["int_transaction_rows"], "cd_Order") for run in ("first", "second"))
     assert _reasons(first, "LATEFILE-1") == ["unknown_file"]
     assert _reasons(second, "LATEFILE-1") == ["NULL"]
     assert _reasons(first, "REPEAT-1") == ["NULL"]
@@ -122,9 +133,17 @@ def test_changes_are_visible(runs):
     cancelled = {t: frame.loc[frame["Transaction_Number"] == "NODEP-CXL", "cancelled_from"].tolist()
                  for t, frame in (("first", tx_first), ("second", tx))}
     assert cancelled == {"first": ["NULL"], "second": ["2025-04-29 00:00:00"]}
-    bookings = runs["second"]["int_booking_rows"]
+    bookings = _table(runs["second"]["int_transaction_rows"], "cd_Buchung")
     assert _reasons(bookings, "LATEFILE-B") == ["NULL"]
     assert "DEP-NEW" in set(bookings["Transaction_Number"])
+    # the same number in both tables: the booking's cancellation leaves the order alone
+    assert _reasons(second, "SHARED-1") == ["NULL"]
+    assert _reasons(bookings, "SHARED-1") == ["NULL", "NULL"]
+    shared = {t: runs["second"][t].loc[runs["second"][t]["Transaction_Number"] == "SHARED-1",
+                                       "cancelled_from"].tolist()
+              for t in ("int_order_transactions", "int_booking_transactions")}
+    assert shared == {"int_order_transactions": ["NULL"],
+                      "int_booking_transactions": ["2025-04-29 00:00:00"]}
 
 
 @pytest.mark.parametrize("table", ROW_TABLES + DEPOT_TABLES)

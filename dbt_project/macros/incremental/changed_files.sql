@@ -1,8 +1,8 @@
 {#- Per-file change detection (docs/dbt.md, *Incremental design*): the models kept per
-    file (int_holdings_file_quality) or per transaction number of a file (int_order_rows,
-    int_booking_rows) store the file state each row was computed with (row count, status,
-    type, day); a run compares it with int_file_states and deletes what a changed file
-    can change, then the model computes what has no stored row. -#}
+    file (int_holdings_file_quality) or per transaction number of a file and table
+    (int_transaction_rows) store the file state each row was computed with (row count,
+    status, type, day); a run compares it with int_file_states and deletes what a changed
+    file can change, then the model computes what has no stored row. -#}
 
 {#- pre_hook of int_holdings_file_quality (incremental runs only): delete the stored counts
     of every file whose state changed since they were stored (row count, file status, type
@@ -45,18 +45,19 @@
 {% macro default__key_hash(columns) %}hash({{ columns | join(', ') }}){% endmacro %}
 {% macro sqlserver__key_hash(columns) %}checksum({{ columns | join(', ') }}){% endmacro %}
 
-{#- pre_hook of int_order_rows / int_booking_rows (incremental runs only): delete every
-    stored row of each Transaction_Number (NULL counted as one number, '') that occurs,
-    stored or in the source, in a file whose state changed since its rows were stored: row
-    count, file status, type or day differ from int_file_states, or the file
-    is new or left the source. The model then classifies those numbers again, all their
-    rows together (the duplicate classes compare the rows of one number). Relations are
-    named beside {{ this }} rather than ref()'d: a hook rendered on its own has no refs
-    (the model's body refs them, so dbt builds them first). -#}
-{% macro delete_changed_transaction_rows(staging_model, source_table) %}
+{#- pre_hook of int_transaction_rows for one of its tables (cd_Order / cd_Buchung;
+    incremental runs only; one hook per table): delete every stored row of the table of
+    each Transaction_Number (NULL counted as one number, '') that occurs, stored or in the
+    table's staging model, in a file whose state in that table changed since its rows
+    were stored: row count, file status, type or day differ from int_file_states, or the
+    file is new or left the table. The model then classifies those numbers again, all
+    their rows together (the duplicate classes compare the rows of one number of one
+    table). Relations are named beside {{ this }} rather than ref()'d: a hook rendered on
+    its own has no refs (the model's body refs them, so dbt builds them first). -#}
+{% macro delete_changed_transaction_rows(source_table) %}
     {%- if is_incremental() -%}
         {%- set states = sibling('int_file_states') -%}
-        {%- set staged = sibling(staging_model) -%}
+        {%- set staged = sibling(transaction_tables()[source_table]) -%}
         {%- set changed_files -%}
             select coalesce(s.File_Key, t.File_Key)
             from (
@@ -72,6 +73,7 @@
                     min(Datei_Typ) as Datei_Typ,
                     min(Datei_Datum) as Datei_Datum
                 from {{ this }}
+                where Source_Table = '{{ source_table }}'
                 group by coalesce(Datei_ID, -1)
             ) as t
                 on t.File_Key = s.File_Key
@@ -80,16 +82,18 @@
             where s.File_Key is null or t.File_Key is null
         {%- endset -%}
         delete from {{ this }}
-        where coalesce(Transaction_Number, '') in (
-            select coalesce(Transaction_Number, '')
-            from {{ this }}
-            where coalesce(Datei_ID, -1) in ({{ changed_files }})
+        where Source_Table = '{{ source_table }}'
+            and coalesce(Transaction_Number, '') in (
+                select coalesce(Transaction_Number, '')
+                from {{ this }}
+                where Source_Table = '{{ source_table }}'
+                    and coalesce(Datei_ID, -1) in ({{ changed_files }})
 
-            union
+                union
 
-            select coalesce(Transaction_Number, '')
-            from {{ staged }}
-            where coalesce(Datei_ID, -1) in ({{ changed_files }})
-        )
+                select coalesce(Transaction_Number, '')
+                from {{ staged }}
+                where coalesce(Datei_ID, -1) in ({{ changed_files }})
+            )
     {%- endif -%}
 {% endmacro %}

@@ -33,18 +33,18 @@ cast(hash({{ columns | join(', ') }}) % 1000000007 as bigint)
 )), 1, 4) as bigint) % 1000000007)
 {%- endmacro %}
 
-{#- The signature of each depot's rows in a row table (int_order_rows / int_booking_rows),
-    by Signature_Depot: its own rows (any class), and the valid cancellation rows of the
-    numbers whose valid original is in the depot (such a row may name no depot or another
-    one, and it changes the original's cancelled_from). Columns: Depot_Number, Sig_Rows,
-    Sig_Hash. -#}
-{% macro row_signatures(rows) -%}
+{#- The signature of each depot's rows of one table (cd_Order / cd_Buchung) in the row
+    table `rows` (int_transaction_rows), by Signature_Depot: its own rows (any class), and
+    the valid cancellation rows of the numbers whose valid original is in the depot (such
+    a row may name no depot or another one, and it changes the original's
+    cancelled_from). Columns: Depot_Number, Sig_Rows, Sig_Hash. -#}
+{% macro row_signatures(rows, source_table) -%}
     select
         Signature_Depot as Depot_Number,
         cast(count(*) as bigint) as Sig_Rows,
         cast(sum(Row_Hash) as bigint) as Sig_Hash
     from {{ rows }}
-    where Signature_Depot is not null
+    where Source_Table = '{{ source_table }}' and Signature_Depot is not null
     group by Signature_Depot
 {%- endmacro %}
 
@@ -108,16 +108,18 @@ cast(hash({{ columns | join(', ') }}) % 1000000007 as bigint)
 {% endmacro %}
 
 {#- The import CTEs of int_order_transactions / int_booking_transactions (one macro, the
-    two differ only in their rows model and final columns): row_signatures (per depot),
-    originals (the valid originals: of the changed depots only on an incremental run),
-    cancellations (earliest counting-file day of a valid cancellation row per number).
-    incremental: the model's is_incremental() (called in the model itself, where unit
-    tests can override it).
-    Each staging read is its own CTE, read once: DuckDB materialises a CTE read twice. -#}
-{% macro transaction_imports(rows_model, incremental) %}
+    two differ only in their table and final columns), each over the rows of
+    int_transaction_rows of source_table (cd_Order / cd_Buchung): row_signatures (per
+    depot), originals (the valid originals: of the changed depots only on an incremental
+    run), cancellations (earliest counting-file day of a valid cancellation row per
+    number). incremental: the model's is_incremental() (called in the model itself, where
+    unit tests can override it).
+    Each read of the rows is its own CTE, read once: DuckDB materialises a CTE read twice. -#}
+{% macro transaction_imports(source_table, incremental) %}
+{%- set rows = ref('int_transaction_rows') -%}
 row_signatures as (
 
-    {{ row_signatures(ref(rows_model)) }}
+    {{ row_signatures(rows, source_table) }}
 
 ),
 
@@ -131,8 +133,8 @@ changed as (
 originals as (
 
     select *
-    from {{ ref(rows_model) }}
-    where dq_reason is null and is_cancellation = 0
+    from {{ rows }}
+    where Source_Table = '{{ source_table }}' and dq_reason is null and is_cancellation = 0
         and Depot_Number in (select Depot_Number from changed)
 
 ),
@@ -140,8 +142,8 @@ originals as (
 originals as (
 
     select *
-    from {{ ref(rows_model) }}
-    where dq_reason is null and is_cancellation = 0
+    from {{ rows }}
+    where Source_Table = '{{ source_table }}' and dq_reason is null and is_cancellation = 0
 
 ),
 {%- endif %}
@@ -149,8 +151,8 @@ originals as (
 cancellation_rows as (
 
     select Transaction_Number, Datei_Datum
-    from {{ ref(rows_model) }}
-    where dq_reason is null and is_cancellation = 1
+    from {{ rows }}
+    where Source_Table = '{{ source_table }}' and dq_reason is null and is_cancellation = 1
 
 ),
 

@@ -1,16 +1,16 @@
-{{ config(materialized='incremental', pre_hook="{{ delete_changed_depots(row_signatures(sibling('int_booking_rows'))) }}") }}
+{{ config(materialized='incremental', pre_hook="{{ delete_changed_depots(row_signatures(sibling('int_transaction_rows'), 'cd_Buchung')) }}") }}
 -- One row per valid booking (the original of its transaction; rules §3, §5) with
 -- known_from and cancelled_from as in int_order_transactions.
 -- Kept between runs per depot: a run recomputes the depots whose row signature changed
 -- (macros/incremental/depot_signatures.sql); Sig_Rows / Sig_Hash are the signature each row was
 -- computed from.
 {%- set incremental = is_incremental() %}
-with {{ transaction_imports('int_booking_rows', incremental) }}
+with {{ transaction_imports('cd_Buchung', incremental) }}
 
 select
     b.Transaction_Number,
     b.Depot_Number,
-    b.Booking_Date,
+    b.Transaction_Date as Booking_Date,
     b.Booking_Type,
     b.Amount_EUR,
     b.Datei_ID,

@@ -2,7 +2,7 @@
 -- count per table, file status ('unknown_file' when the Datei_ID is not in cd_Datei),
 -- type and day. The rows without a Datei_ID form one more "file" with File_Key -1.
 -- The incremental models compare it with what they stored: int_holdings_file_quality
--- counts a cd_Saldo/cd_Bestand file again, int_order_rows / int_booking_rows classify the
+-- counts a cd_Saldo/cd_Bestand file again, int_transaction_rows classifies the
 -- transaction numbers of a cd_Order/cd_Buchung file again, when its state changed.
 -- Counting rows per Datei_ID reads one integer column of the source only.
 {#- the four source tables, each by its staging model -#}

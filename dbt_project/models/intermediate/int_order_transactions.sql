@@ -2,7 +2,7 @@
     config(
         materialized='incremental',
         incremental_strategy='append',
-        pre_hook="{{ delete_changed_depots(row_signatures(sibling('int_order_rows'))) }}",
+        pre_hook="{{ delete_changed_depots(row_signatures(sibling('int_transaction_rows'), 'cd_Order')) }}",
         on_schema_change='append_new_columns',
     )
 }}
@@ -15,12 +15,12 @@
 -- (macros/depot_signatures.sql); Sig_Rows / Sig_Hash are the signature each row was
 -- computed from.
 {%- set incremental = is_incremental() %}
-with {{ transaction_imports('int_order_rows', incremental) }}
+with {{ transaction_imports('cd_Order', incremental) }}
 
 select
     o.Transaction_Number,
     o.Depot_Number,
-    o.Order_Date,
+    o.Transaction_Date as Order_Date,
     o.OrderType,
     o.ISIN,
     o.Units,

@@ -9,15 +9,10 @@ with files as (
 
 ),
 
-order_rows as (
+transaction_rows as (
 
-    select * from {{ ref('int_order_rows') }}
-
-),
-
-booking_rows as (
-
-    select * from {{ ref('int_booking_rows') }}
+    -- cd_Order and cd_Buchung, every row with its class
+    select * from {{ ref('int_transaction_rows') }}
 
 ),
 
@@ -38,17 +33,10 @@ left_out as (
 
     union all
 
-    select Datei_Datum, 'cd_Order' as Source_Table, dq_reason as Reason, count(*) as Row_Count
-    from order_rows
+    select Datei_Datum, Source_Table, dq_reason as Reason, count(*) as Row_Count
+    from transaction_rows
     where dq_reason is not null
-    group by Datei_Datum, dq_reason
-
-    union all
-
-    select Datei_Datum, 'cd_Buchung' as Source_Table, dq_reason as Reason, count(*) as Row_Count
-    from booking_rows
-    where dq_reason is not null
-    group by Datei_Datum, dq_reason
+    group by Datei_Datum, Source_Table, dq_reason
 
     union all
 

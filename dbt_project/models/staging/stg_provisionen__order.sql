@@ -1,5 +1,5 @@
 -- cd_Order, normalised (rules §2) and flagged (rules §3, §4, the row-level classes; file,
--- date and duplicate classes need other rows and are added in int_order_rows).
+-- date and duplicate classes need other rows and are added in int_transaction_rows).
 with source as (
 
     select * from {{ source('provisionen', 'cd_Order') }}
