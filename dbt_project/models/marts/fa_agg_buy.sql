@@ -36,14 +36,19 @@ state_before_range as (
 
 feature_state as (
 
+    -- two disjoint parts, each read with its own filter (an OR of the two conditions
+    -- read every column of all history: 50k depots, daily 1.4-2.6 s -> 0.6 s)
+    select *
+    from {{ ref('int_feature_state') }}
+    where Delta_Date between {{ start_date_sql() }} and {{ end_date_sql() }}
+
+    union all
+
     select s.*
     from {{ ref('int_feature_state') }} as s
-    where s.Delta_Date <= {{ end_date_sql() }}
-        and (s.Delta_Date >= {{ start_date_sql() }} or exists (
-            select 1 from state_before_range as b
-            where b.Depot_Number = s.Depot_Number
-                and b.Delta_Date = s.Delta_Date
-        ))
+    inner join state_before_range as b
+        on b.Depot_Number = s.Depot_Number
+        and b.Delta_Date = s.Delta_Date
 
 ),
 
