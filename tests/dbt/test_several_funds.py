@@ -27,7 +27,8 @@ B = {"code": "FUNDB", "isins": ["LU000DEMO023", "LU9VYB31AYC9"], "min_ticket_eur
 B_NEW = {**B, "isins": ["LU000DEMO023", "LU000DEMO031"]}
 START, END = "2025-06-15", "2025-08-14"
 DAYS = ["2025-08-15", "2025-08-18"]   # daily, day after day (a Friday and the Monday)
-FUND_MODELS = {"CD_FA_AGG_BUY", "CD_FA_LABELS", "int_order_transactions", "int_deltas_order_windows",
+FUND_MODELS = {"CD_FA_AGG_BUY", "CD_FA_LABELS", "int_order_transactions", "int_order_signatures",
+               "int_deltas_order_windows",
                "int_deltas_recency", "int_deltas_distinct_isins", "int_deltas_new_refs",
                "int_feature_state", "int_first_buy_dates", "int_holdings", "int_house_buys",
                "int_cooc_rates"}

@@ -50,7 +50,7 @@ cast(hash({{ columns | join(', ') }}) % 1000000007 as bigint)
 
 {#- The signature of each depot over per-depot tables with Sig_Rows / Sig_Hash (each holds
     one signature per depot: the one its rows were computed from), e.g. both transaction
-    tables. Columns: Depot_Number, Sig_Rows, Sig_Hash. -#}
+    tables or their signature models. Columns: Depot_Number, Sig_Rows, Sig_Hash. -#}
 {% macro depot_signatures(relations) -%}
     select Depot_Number, cast(sum(Sig_Rows) as bigint) as Sig_Rows, cast(sum(Sig_Hash) as bigint) as Sig_Hash
     from (
@@ -168,7 +168,7 @@ cancellations as (
 {%- endmacro %}
 
 {#- The import CTEs of a family model, kept between runs per depot: `signatures` (the
-    current signature of every depot over `inputs`, macros/incremental/depot_signatures.sql), on an
+    current signature of every depot over `inputs`, read from their signature models), on an
     incremental run `changed` (the depots whose signature differs from the one stored
     with their rows in {{ this }}), and one CTE per input (cte name -> model name) with the
     rows of the changed depots only (all rows on a full build). -#}
@@ -176,7 +176,7 @@ cancellations as (
 signatures as (
 
     {%- set rels = [] %}
-    {%- for model in inputs.values() %}{% do rels.append(ref(model)) %}{% endfor %}
+    {%- for model in inputs.values() %}{% do rels.append(ref(signature_model(model))) %}{% endfor %}
     {{ depot_signatures(rels) }}
 
 ),
@@ -205,6 +205,14 @@ changed as (
     of the depots whose signature changed (macros/incremental/depot_signatures.sql). -#}
 {% macro family_pre_hook(models) -%}
 {%- set rels = [] %}
-{%- for model in models %}{% do rels.append(sibling(model)) %}{% endfor %}
+{%- for model in models %}{% do rels.append(sibling(signature_model(model))) %}{% endfor %}
 {{- delete_changed_depots(depot_signatures(rels)) }}
+{%- endmacro %}
+
+{#- The model holding the current per-depot signatures of a transaction model
+    (int_order_transactions -> int_order_signatures, int_booking_transactions ->
+    int_booking_signatures): one narrow table read by every per-depot model downstream,
+    instead of each scanning the transactions twice. -#}
+{% macro signature_model(transactions_model) -%}
+    {{ return(transactions_model | replace('_transactions', '_signatures')) }}
 {%- endmacro %}

@@ -14,7 +14,7 @@
 {%- set incremental = is_incremental() %}
 with signatures as (
 
-    {{ depot_signatures([ref('int_order_transactions'), ref('int_booking_transactions')]) }}
+    {{ depot_signatures([ref('int_order_signatures'), ref('int_booking_signatures')]) }}
 
 ),
 {%- if incremental %}
