@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import uuid
 
 import pytest
 from click.testing import CliRunner
@@ -99,9 +100,11 @@ def test_real_driver_refused_connection_is_one_error_line_without_the_password(e
     are braced correctly (else the driver manager, not the driver, would answer), and a
     refused connection ends in one Error line with the password nowhere."""
     driver = _real_driver()
-    # Not a credential: a made-up value holding the characters ODBC must brace (; } = {),
-    # sent only to a closed port on 127.0.0.1 to show it is masked in the Error line.
-    secret = "FAKE-test-only;}={x"
+    # A random value made at run time (no credential in the repository) holding the
+    # characters ODBC must brace (; } = {), sent only to a closed port on 127.0.0.1 to show
+    # it is masked in the Error line.
+    token = uuid.uuid4().hex[:12]
+    secret = f"{token};}}={{x"
     env.setenv("FA_SQLSERVER_HOST", "127.0.0.1")
     env.setenv("FA_SQLSERVER_PORT", str(_closed_port()))
     env.setenv("FA_SQLSERVER_USER", "fa_writer")
@@ -115,3 +118,4 @@ def test_real_driver_refused_connection_is_one_error_line_without_the_password(e
     assert lines[0].startswith("Error: cannot connect to SQL Server 127.0.0.1 database FA: ")
     assert "[Microsoft][ODBC Driver 18 for SQL Server]" in lines[0]  # the driver itself answered
     assert "s3cr" not in result.output and "pw={x" not in result.output
+    assert secret not in result.output and token not in result.output
