@@ -26,9 +26,16 @@
 
 {#- Predicate: expr (already trimmed and upper-cased) is of the ISIN form
     [A-Z]{2}[A-Z0-9]{9}[0-9]. SQL Server: LIKE with character classes under a binary
-    collation, so [A-Z] means exactly the 26 letters. -#}
+    collation, so [A-Z] means exactly the 26 letters. DuckDB: GLOB with the same classes
+    (a whole-string match, like the regular expression, but about 20x faster: 0.5 s ->
+    0.02 s over 15M cd_Bestand rows, and every read of a staging view evaluates it;
+    docs/performance.md, section 9). -#}
 {% macro isin_is_valid(expr) %}{{ return(adapter.dispatch('isin_is_valid')(expr)) }}{% endmacro %}
 {% macro default__isin_is_valid(expr) %}regexp_full_match({{ expr }}, '[A-Z]{2}[A-Z0-9]{9}[0-9]'){% endmacro %}
+{% macro duckdb__isin_is_valid(expr) -%}
+    (length({{ expr }}) = 12
+     and {{ expr }} glob '[A-Z][A-Z][A-Z0-9][A-Z0-9][A-Z0-9][A-Z0-9][A-Z0-9][A-Z0-9][A-Z0-9][A-Z0-9][A-Z0-9][0-9]')
+{%- endmacro %}
 {% macro sqlserver__isin_is_valid(expr) -%}
     (len({{ expr }}) = 12
      and {{ expr }} collate Latin1_General_BIN like

@@ -87,6 +87,76 @@ cast(sum({{ expr }}) {{ over }} as {{ delta_type(kind) }})
 {%- endif -%}
 {%- endmacro %}
 
+{#- The sums of int_feature_state. `state_sums(cols)` is the select list of its per-day
+    sums of the delta columns (grouped by depot and day, named d_*), `state_sums(cols,
+    over)` the select list of the running sums of those (a window, named r_*), and
+    `running_sum(alias, name, kind)` reads the running sum of delta column `name`.
+
+    On DuckDB every sum is its own aggregate (in the window about 0.06 s per column at
+    10k depots, and there are 34; docs/performance.md, section 9), so the 'int' columns
+    are summed four at a time: packed into the 32-bit fields of one HUGEINT (v0 + v1 *
+    2^32 + v2 * 2^64 + v3 * 2^96), a sum of packs is the pack of the sums, exactly. A
+    day's delta may be negative, but each running sum is a count of active events or a
+    day number, in [0, 2^31), so no field borrows from or carries into its neighbour, and
+    reading a field back casts it to INTEGER, which fails loudly for a value outside
+    that range instead of returning a wrong one. A NULL delta counts as 0 in its pack (a
+    sum skips NULLs; the state is coalesced to 0 anyway). Other engines (SQL Server) sum
+    each column on its own. -#}
+{% macro state_sums(cols, over='') %}{{ return(adapter.dispatch('state_sums')(cols, over)) }}{% endmacro %}
+
+{% macro default__state_sums(cols, over='') -%}
+    {%- for name, kind in cols %}
+        {%- if not loop.first %},{% endif %}
+        {{ delta_sum(name, kind, over) }} as {{ name | replace('d_', 'r_', 1) if over else name }}
+    {%- endfor %}
+{%- endmacro %}
+
+{% macro sqlserver__state_sums(cols, over='') %}{{ return(default__state_sums(cols, over)) }}{% endmacro %}
+
+{% macro duckdb__state_sums(cols, over='') -%}
+    {%- for pack in int_packs(cols) %}
+        {%- if not loop.first %},{% endif %}
+        {%- if over %}
+        sum(d_pack_{{ loop.index0 }}) {{ over }} as r_pack_{{ loop.index0 }}
+        {%- else %}
+        sum({% for name in pack %}{% if not loop.first %} + {% endif %}cast(coalesce({{ name }}, 0) as hugeint){% if loop.index0 > 0 %} * cast({{ 2 ** (32 * loop.index0) }} as hugeint){% endif %}{% endfor %}) as d_pack_{{ loop.index0 }}
+        {%- endif %}
+    {%- endfor %}
+    {%- for name, kind in cols if kind != 'int' %},
+        {{ delta_sum(name, kind, over) }} as {{ name | replace('d_', 'r_', 1) if over else name }}
+    {%- endfor %}
+{%- endmacro %}
+
+{% macro running_sum(alias, name, kind) %}{{ return(adapter.dispatch('running_sum')(alias, name, kind)) }}{% endmacro %}
+
+{% macro default__running_sum(alias, name, kind) -%}
+    {{ alias }}.{{ name | replace('d_', 'r_', 1) }}
+{%- endmacro %}
+
+{% macro sqlserver__running_sum(alias, name, kind) %}{{ return(default__running_sum(alias, name, kind)) }}{% endmacro %}
+
+{% macro duckdb__running_sum(alias, name, kind) -%}
+    {%- if kind == 'int' -%}
+        {%- for pack in int_packs(feature_delta_columns()) -%}
+            {%- if name in pack -%}
+                {%- set slot = pack.index(name) -%}
+                cast(({{ alias }}.r_pack_{{ loop.index0 }}{% if slot > 0 %} >> {{ 32 * slot }}{% endif %}) & cast(4294967295 as hugeint) as {{ t_int() }})
+            {%- endif -%}
+        {%- endfor -%}
+    {%- else -%}
+        {{ alias }}.{{ name | replace('d_', 'r_', 1) }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The 'int' columns of `cols` in order, in groups of four: [[name, ...], ...]. -#}
+{% macro int_packs(cols) %}
+    {%- set names = [] -%}
+    {%- for name, kind in cols if kind == 'int' -%}{%- do names.append(name) -%}{%- endfor -%}
+    {%- set packs = [] -%}
+    {%- for i in range(0, names | length, 4) -%}{%- do packs.append(names[i:i + 4]) -%}{%- endfor -%}
+    {{ return(packs) }}
+{% endmacro %}
+
 {#- The select list of one delta row of the family `model`: Depot_Number, Delta_Date, then
     the family's delta columns, taking `values[name]` (an SQL expression) or 0. -#}
 {% macro delta_select_list(depot, delta_date, values, model) -%}

@@ -37,12 +37,12 @@ feature_deltas as (
 
 daily_deltas as (
 
+    -- the sums per depot and day, then their running sums (macros/feature_deltas.sql,
+    -- state_sums: on DuckDB the counts and day numbers four to a sum)
     select
         Depot_Number,
-        Delta_Date
-        {%- for name, kind in cols %},
-        {{ delta_sum(name, kind) }} as {{ name }}
-        {%- endfor %}
+        Delta_Date,
+        {{- state_sums(cols) }}
     from feature_deltas
     group by Depot_Number, Delta_Date
 
@@ -52,11 +52,8 @@ running as (
 
     select
         Depot_Number,
-        Delta_Date
-        {%- for name, kind in cols %},
-        {{ delta_sum(name, kind, 'over (partition by Depot_Number order by Delta_Date rows between unbounded preceding and current row)') }}
-            as {{ name | replace('d_', 'r_', 1) }}
-        {%- endfor %}
+        Delta_Date,
+        {{- state_sums(cols, 'over (partition by Depot_Number order by Delta_Date rows between unbounded preceding and current row)') }}
     from daily_deltas
 
 )
@@ -65,7 +62,7 @@ select
     s.Depot_Number,
     r.Delta_Date
     {%- for name, kind in cols %},
-    cast(coalesce(r.{{ name | replace('d_', 'r_', 1) }}, 0) as {{ delta_type(kind) }}) as {{ name | replace('d_', 'r_', 1) }}
+    cast(coalesce({{ running_sum('r', name, kind) }}, 0) as {{ delta_type(kind) }}) as {{ name | replace('d_', 'r_', 1) }}
     {%- endfor %},
     s.Sig_Rows,
     s.Sig_Hash

@@ -50,20 +50,31 @@ todo_files as (
 ),
 {%- endif %}
 
--- first valid rows (macros/valid_holdings.sql)
-{{ first_valid_dates('saldo', 'stg_provisionen__saldo', 'todo_files', ['Depot_Number'],
-                     ['Cash_EUR'], '1 = 1', '1 = 1') }},
+-- the valid rows of those files (macros/valid_holdings.sql)
+saldo_valid as (
 
-{{ first_valid_dates('held', 'stg_provisionen__bestand', 'todo_files', ['Depot_Number', 'ISIN'],
-                     ['Units', 'Market_Value_EUR'], 'b.Units > 0', 'min(b.Units) > 0') }},
+    {{ valid_saldo_rows('stg_provisionen__saldo', 'todo_files', ['Datei_Datum']) }}
+
+),
+
+held_valid as (
+
+    {{ valid_position_rows('stg_provisionen__bestand', 'todo_files', ['Datei_Datum']) }}
+
+),
 
 new_firsts as (
 
-    select Depot_Number, '-' as ISIN, First_Date from saldo_first
+    select Depot_Number, '-' as ISIN, min(Datei_Datum) as First_Date
+    from saldo_valid
+    group by Depot_Number
 
     union all
 
-    select Depot_Number, ISIN, First_Date from held_first
+    select Depot_Number, ISIN, min(Datei_Datum) as First_Date
+    from held_valid
+    where Units > 0
+    group by Depot_Number, ISIN
 
 )
 

@@ -19,18 +19,6 @@ files as (
 
 ),
 
-saldo as (
-
-    select * from {{ ref('stg_provisionen__saldo') }}
-
-),
-
-bestand as (
-
-    select * from {{ ref('stg_provisionen__bestand') }}
-
-),
-
 firsts as (
 
     select * from {{ ref('int_holding_firsts') }}
@@ -95,16 +83,18 @@ used_files as (
 
 ),
 
--- The valid rows of the used files only (macros/valid_holdings.sql).
+-- The valid rows of the used files only (macros/valid_holdings.sql: reads the staging
+-- models stg_provisionen__saldo / __bestand, and int_holdings_file_quality for the files
+-- without duplicate keys).
 cash as (
 
-    {{ valid_saldo_rows('saldo', 'used_files') }}
+    {{ valid_saldo_rows('stg_provisionen__saldo', 'used_files') }}
 
 ),
 
 valid_positions as (
 
-    {{ valid_position_rows('bestand', 'used_files') }}
+    {{ valid_position_rows('stg_provisionen__bestand', 'used_files') }}
 
 ),
 
