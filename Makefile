@@ -8,7 +8,7 @@ STAMP   := $(VENV)/.installed-$(shell cksum requirements.lock | cut -d' ' -f1)
 export OMP_WAIT_POLICY := PASSIVE
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
-.PHONY: install demo test test-fast check-sqlserver bench docs browser system-deps clean
+.PHONY: install demo test test-fast check-sqlserver check-fabric bench docs browser system-deps clean
 
 $(STAMP): requirements.lock
 	$(PY) -m venv $(VENV)
@@ -32,6 +32,11 @@ test-fast: install
 # compiled T-SQL in build/sqlserver/, every statement parsed as T-SQL and scanned.
 check-sqlserver: install
 	$(BIN)/python -m tools.check_sqlserver
+
+# The same for a Microsoft Fabric Warehouse (dbt-fabric 1.11.1, target fabric): no
+# warehouse needed, T-SQL in build/fabric/, Fabric's rules on top (docs/scale.md).
+check-fabric: install
+	$(BIN)/python -m tools.check_sqlserver --adapter fabric
 
 bench: install
 	$(BIN)/python -m bench.run

@@ -27,7 +27,15 @@
    sp_executesql too, and scanned for constructs SQL Server lacks (tools/tsql_scan.py).
    Any error finding fails the check (exit 1) with a list.
 
-Usage: python -m tools.check_sqlserver [--out build/sqlserver] [--skip-dbt]
+``--adapter fabric`` (``make check-fabric``; docs/scale.md) runs the same check for a
+Microsoft Fabric Warehouse with dbt-fabric: target ``fabric``, output in ``build/fabric/``,
+dbt-fabric's own wrappers (CREATE TABLE AS SELECT, create view, the test query) in place of
+dbt-sqlserver's, the output tables' key as PRIMARY KEY NONCLUSTERED ... NOT ENFORCED, a
+fabric__ version of every macro with a sqlserver__ one, and the Fabric rules of
+tools/tsql_scan.py on every statement. The Python writer (step 4) is SQL Server's only and
+is not checked there.
+
+Usage: python -m tools.check_sqlserver [--adapter sqlserver|fabric] [--out DIR] [--skip-dbt]
 """
 
 from __future__ import annotations
@@ -42,6 +50,7 @@ import os
 import shutil
 import sys
 import time
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -54,6 +63,44 @@ DBT_DIR = ROOT / "dbt_project"
 DATE_VARS = {"start_date": "2025-08-01", "end_date": "2025-08-20"}
 
 
+@dataclass(frozen=True)
+class Adapter:
+    """One T-SQL engine the check serves: its dbt target (= adapter type) and what differs."""
+
+    name: str          # dbt target in dbt_project/profiles.yml and the adapter type
+    title: str         # in messages
+    package: str       # the dbt adapter, as pinned in requirements.lock
+    key_sql: str       # regex: the output tables' key in their post-hook
+    key_hint: str      # what that key must be
+    fabric: bool       # the Fabric rules of tools/tsql_scan.py
+    python_side: bool  # the Python writer and ml/'s SQL strings talk to this engine
+
+    @property
+    def check(self) -> str:
+        return f"check-{self.name}"
+
+
+SQLSERVER = Adapter(
+    "sqlserver", "SQL Server", "dbt-sqlserver 1.11.3",
+    r"primary key clustered \(\[Score_Date\], \[Depot_Number\]\)",
+    "the clustered PK (Score_Date, Depot_Number) on SQL Server", fabric=False, python_side=True)
+FABRIC = Adapter(
+    "fabric", "Fabric Warehouse", "dbt-fabric 1.11.1",
+    r"primary key nonclustered \(\[Score_Date\], \[Depot_Number\]\)\s+not enforced",
+    "PRIMARY KEY NONCLUSTERED (Score_Date, Depot_Number) NOT ENFORCED on Fabric Warehouse",
+    fabric=True, python_side=False)
+ADAPTERS = {a.name: a for a in (SQLSERVER, FABRIC)}
+
+
+def require_adapter(adapter: Adapter) -> None:
+    """Stop with one line (exit 1) when the dbt adapter is not installed."""
+    import importlib.util
+
+    if importlib.util.find_spec(f"dbt.adapters.{adapter.name}") is None:
+        raise SystemExit(f"{adapter.check}: {adapter.package} is not installed: `make install` "
+                         "installs it from requirements.lock (on Linux x86-64 for dbt-fabric)")
+
+
 def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
@@ -64,8 +111,9 @@ def _fund_var() -> dict:
     return load_settings().target.dbt_vars()
 
 
-def run_dbt(args: list[str], target_path: Path) -> None:
-    """One in-process dbt call against the sqlserver target; raises on failure."""
+def run_dbt(args: list[str], target_path: Path, adapter: Adapter = SQLSERVER, what: str = ""):
+    """One in-process dbt call against the adapter's target; its result. Raises SystemExit
+    with one line on failure (``what`` names it, else the dbt command)."""
     from dbt.cli.main import dbtRunner
 
     cli = [
@@ -73,25 +121,28 @@ def run_dbt(args: list[str], target_path: Path) -> None:
         *args,
         "--project-dir", str(DBT_DIR),
         "--profiles-dir", str(DBT_DIR),
-        "--target", "sqlserver",
+        "--target", adapter.name,
         "--target-path", str(target_path),
         "--log-path", str(target_path / "logs"),
     ]
     res = dbtRunner().invoke(cli)
     if not res.success:
         detail = res.exception or "see " + str(target_path / "logs" / "dbt.log")
-        raise SystemExit(f"check-sqlserver: dbt {args[0]} failed for SQL Server: {detail}")
+        detail = " ".join(str(detail).split())  # one line
+        raise SystemExit(f"{adapter.check}: {what or 'dbt ' + args[0]} failed for {adapter.title}: {detail}")
+    return res
 
 
 def load_manifest(work: Path, form: str) -> dict:
     return json.loads((work / f"target_{form}" / "manifest.json").read_text())
 
 
-def compile_form(work: Path, form: str, vars_: dict) -> dict[str, dict[str, str]]:
-    """Compile every node for SQL Server; {'model'|'test': {name: compiled T-SQL}}."""
+def compile_form(work: Path, form: str, vars_: dict,
+                 adapter: Adapter = SQLSERVER) -> dict[str, dict[str, str]]:
+    """Compile every node for the adapter; {'model'|'test': {name: compiled T-SQL}}."""
     target_path = work / f"target_{form}"
     run_dbt(["compile", "--no-populate-cache", "--no-introspect", "--vars", json.dumps(vars_)],
-            target_path)
+            target_path, adapter)
     manifest = load_manifest(work, form)
     out: dict[str, dict[str, str]] = {"model": {}, "test": {}}
     for node in manifest["nodes"].values():
@@ -138,30 +189,45 @@ HOOKS_INLINE = """
 """
 
 
-def compile_hooks(work: Path, vars_: dict,
-                  compiled: dict[str, dict[str, str]] | None = None) -> list[tuple[str, str]]:
+def compile_hooks(work: Path, vars_: dict, compiled: dict[str, dict[str, str]] | None = None,
+                  adapter: Adapter = SQLSERVER) -> list[tuple[str, str]]:
     """[(label, T-SQL)] of every hook and incremental strategy statement (see HOOKS_INLINE)
     and, given the compiled models and tests, of dbt-sqlserver's wrappers around them
-    (WRAPPERS_INLINE, labels 'wrapper ...'): one inline compile for both (each dbt call
-    parses the project again).
+    (WRAPPERS_INLINE, labels 'wrapper ...'; dbt-fabric's: FABRIC_WRAPPERS_INLINE): one
+    inline compile for both (each dbt call parses the project again).
 
     ``this`` inside a hook renders as the inline query's relation; it is put back to the
     model's table name so the file reads as what the server receives.
     """
     inline = HOOKS_INLINE
     if compiled is not None:
-        inline += WRAPPERS_INLINE
+        inline += FABRIC_WRAPPERS_INLINE if adapter.fabric else WRAPPERS_INLINE
         vars_ = {**vars_, "wrap_sql": {"model": compiled["model"], "test": compiled["test"]}}
     units = []
-    for label, body in _inline_units(work, "hooks", inline, vars_):
+    for label, body in _inline_units(work, "hooks", inline, vars_, adapter):
         parts = label.split()
         if parts[0] == "hook":
             body = body.replace("inline_query", parts[2])
-        elif parts[0] in ("view", "index", "test"):
+        elif parts[0] in ("view", "table", "index", "test"):
             label = f"wrapper {label}"
         units.append((label, body))
     return units
 
+
+# The wrappers' frame: every compiled model (the var wrap_sql) in turn, then every data
+# test, which both adapters run through get_test_sql.
+_WRAP_HEAD = """
+{%- if execute -%}
+{%- set bodies = var('wrap_sql') -%}
+{%- for node in graph.nodes.values() if node.resource_type == 'model' and node.name in bodies['model'] -%}
+"""
+_WRAP_TESTS = """{% endfor -%}
+{%- for name, sql in bodies['test'].items() %}
+-- @@unit test {{ name }}
+{{ get_test_sql(sql, 'count(*)', '!= 0', '!= 0', none) }}
+{% endfor -%}
+{%- endif -%}
+"""
 
 # dbt-sqlserver's own wrappers around the compiled SQL, rendered by its macros: every
 # table and incremental model is built through a view (EXEC('CREATE OR ALTER VIEW
@@ -170,11 +236,7 @@ def compile_hooks(work: Path, vars_: dict,
 # <escaped SQL>') and a SELECT over it. The compiled SQL comes in as the var wrap_sql.
 # (sqlserver__create_table_as itself cannot be rendered offline: it drops the temporary
 # view through the adapter, which needs a connection; its SELECT * INTO is added as is.)
-WRAPPERS_INLINE = """
-{%- if execute -%}
-{%- set bodies = var('wrap_sql') -%}
-{%- for node in graph.nodes.values() if node.resource_type == 'model' and node.name in bodies['model'] -%}
-{%- set view = api.Relation.create(database=target.database, schema=target.schema, identifier=node.alias ~ '__dbt_tmp_vw', type='view') -%}
+WRAPPERS_INLINE = _WRAP_HEAD + """{%- set view = api.Relation.create(database=target.database, schema=target.schema, identifier=node.alias ~ '__dbt_tmp_vw', type='view') -%}
 {%- set table = api.Relation.create(database=target.database, schema=target.schema, identifier=node.alias) %}
 -- @@unit view {{ node.name }}
 {{ get_create_view_as_sql(view, bodies['model'][node.name]) }}
@@ -183,29 +245,26 @@ EXEC('SELECT * INTO {{ table }} FROM {{ view }}')
 -- @@unit index {{ node.name }}
 {{ sqlserver__create_clustered_columnstore_index(table) }}
 {%- endif %}
-{% endfor -%}
-{%- for name, sql in bodies['test'].items() %}
--- @@unit test {{ name }}
-{{ get_test_sql(sql, 'count(*)', '!= 0', '!= 0', none) }}
-{% endfor -%}
-{%- endif -%}
-"""
+""" + _WRAP_TESTS
+
+# dbt-fabric's wrappers, rendered by its macros: a view model is EXEC('create view ...'); a
+# table or incremental model (and an incremental run's <alias>__dbt_temp table) is CREATE
+# TABLE ... AS <compiled SQL> (CTAS; fabric__create_table_as, no view in between: it needs
+# no connection, so it renders as is); a data test is a query over a CTE (no view).
+FABRIC_WRAPPERS_INLINE = _WRAP_HEAD + """{%- set kind = 'view' if node.config.materialized == 'view' else 'table' -%}
+{%- set rel = api.Relation.create(database=target.database, schema=target.schema, identifier=node.alias, type=kind) %}
+-- @@unit {{ kind }} {{ node.name }}
+{% if kind == 'view' %}{{ get_create_view_as_sql(rel, bodies['model'][node.name]) }}{% else %}{{ create_table_as(False, rel, bodies['model'][node.name]) }}{% endif %}
+""" + _WRAP_TESTS
 
 
-def _inline_units(work: Path, name: str, inline: str, vars_: dict) -> list[tuple[str, str]]:
-    """Compile an inline query for SQL Server offline; its '-- @@unit <label>' sections."""
-    from dbt.cli.main import dbtRunner
-
-    target_path = work / f"target_{name}"
-    cli = ["--quiet", "--no-use-colors", "--log-format", "text", "compile",
-           "--no-populate-cache", "--no-introspect", "--vars", json.dumps(vars_),
-           "--inline", inline,
-           "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR), "--target", "sqlserver",
-           "--target-path", str(target_path), "--log-path", str(target_path / "logs")]
+def _inline_units(work: Path, name: str, inline: str, vars_: dict,
+                  adapter: Adapter = SQLSERVER) -> list[tuple[str, str]]:
+    """Compile an inline query for the adapter offline; its '-- @@unit <label>' sections."""
+    args = ["compile", "--no-populate-cache", "--no-introspect", "--vars", json.dumps(vars_),
+            "--inline", inline]
     with contextlib.redirect_stdout(io.StringIO()):  # an inline compile prints its result
-        res = dbtRunner().invoke(cli)
-    if not res.success:
-        raise SystemExit(f"check-sqlserver: rendering {name} for SQL Server failed: {res.exception}")
+        res = run_dbt(args, work / f"target_{name}", adapter, what=f"rendering {name}")
     text = res.result.results[0].node.compiled_code
     units = []
     for chunk in text.split("-- @@unit ")[1:]:
@@ -288,6 +347,18 @@ OUTPUT_TYPES = {
     "CD_FA_LABELS_": {"Score_Date": "DATE", "Depot_Number": "VARCHAR", "first_buy_date": "DATE",
                       "label_T*": "INT"},
 }
+
+
+
+
+def source_types(adapter: Adapter = SQLSERVER) -> dict[str, dict[str, str]]:
+    """SOURCE_TSQL_TYPES as the adapter's source tables would declare them: a Fabric
+    warehouse has no NVARCHAR (VARCHAR, UTF-8) and keeps DATETIME2 to 6 digits."""
+    if not adapter.fabric:
+        return SOURCE_TSQL_TYPES
+    fabric = {"NVARCHAR": "VARCHAR", "DATETIME2": "DATETIME2(6)"}
+    return {table: {c: re.sub(r"^(NVARCHAR|DATETIME2)\b", lambda m: fabric[m.group(1)], ty)
+                    for c, ty in cols.items()} for table, cols in SOURCE_TSQL_TYPES.items()}
 
 
 def _norm_type(text: str) -> str:
@@ -396,7 +467,7 @@ def union_findings(tree, where: str, schema: dict, dialect) -> list[Finding]:
 
 
 def column_findings(manifest: dict, types_out: dict | None = None,
-                    own_columns: dict | None = None) -> list[Finding]:
+                    own_columns: dict | None = None, adapter: Adapter = SQLSERVER) -> list[Finding]:
     """Every column a model or data test names must exist where it reads it.
 
     own_columns (alias -> columns, from the full form): an incremental model reads its own
@@ -420,7 +491,7 @@ def column_findings(manifest: dict, types_out: dict | None = None,
              if v["resource_type"] in ("model", "test") and v.get("compiled_code")}
     schema: dict = {}
     for source in manifest.get("sources", {}).values():
-        cols = SOURCE_TSQL_TYPES.get(source["name"]) or {
+        cols = source_types(adapter).get(source["name"]) or {
             c: "INT" for c in (SOURCE_TABLES.get(source["name"]) or source.get("columns", {}))}
         schema.setdefault(source["database"], {}).setdefault(source["schema"], {})[
             source["identifier"]] = dict(cols)
@@ -530,13 +601,36 @@ def _not_placeholder(f: Finding) -> bool:
 SHARED_DEFAULTS = {"get_where_subquery"}
 
 
-def dispatch_findings(macro_dir: Path = DBT_DIR / "macros") -> list[Finding]:
-    """Every engine-specific macro (default__x / duckdb__x) has its sqlserver__x version:
-    dbt-sqlserver 1.9+ no longer falls back to fabric__ macros."""
+_MACRO = re.compile(r"\{%-?\s*macro\s+(\w+)\s*\((.*?)\{%-?\s*endmacro", re.S)
+
+
+def dispatch_findings(macro_dir: Path = DBT_DIR / "macros",
+                      adapter: Adapter = SQLSERVER) -> list[Finding]:
+    """SQL Server: every engine-specific macro (default__x / duckdb__x) has its sqlserver__x
+    version (dbt-sqlserver 1.9+ no longer falls back to fabric__ macros).
+
+    Fabric: dbt-fabric looks for fabric__x, then default__x, never sqlserver__x; so every x
+    with a sqlserver__x has a fabric__x, unless sqlserver__x is default__x itself (returns
+    it, or has the same body): then default__x serves Fabric as it serves SQL Server."""
     text = "\n".join(p.read_text(encoding="utf-8") for p in sorted(macro_dir.rglob("*.sql")))
-    defined = set(re.findall(r"\{%-?\s*macro\s+(\w+)\s*\(", text))
+    bodies = {name: " ".join(body.split()) for name, body in _MACRO.findall(text)}
+    defined = set(bodies)
     out = []
     for name in sorted(defined):
+        if adapter.fabric:
+            m = re.match(r"sqlserver__(\w+)$", name)
+            if not m or f"fabric__{m.group(1)}" in defined:
+                continue
+            default = f"default__{m.group(1)}"
+            same = default in defined and (
+                f"return({default}(" in bodies[name].replace(" ", "")
+                or bodies[name].split("%}", 1)[-1] == bodies[default].split("%}", 1)[-1])
+            if not same:
+                out.append(Finding(f"macro {m.group(1)}", "no-fabric-dispatch",
+                                   f"{name} has no fabric__{m.group(1)}: dbt-fabric would use "
+                                   f"{default if default in defined else 'no macro'}; add "
+                                   f"fabric__{m.group(1)} (often {{{{ return({name}(...)) }}}})"))
+            continue
         m = re.match(r"(default|duckdb)__(\w+)$", name)
         if m and m.group(2) not in SHARED_DEFAULTS and f"sqlserver__{m.group(2)}" not in defined:
             out.append(Finding(f"macro {m.group(2)}", "no-sqlserver-dispatch",
@@ -545,21 +639,21 @@ def dispatch_findings(macro_dir: Path = DBT_DIR / "macros") -> list[Finding]:
 
 
 def coverage_findings(compiled: dict[str, str], hook_units: list[tuple[str, str]],
-                      manifest: dict) -> list[Finding]:
-    """Every model file compiled; every CD_FA_ output table gets its clustered primary key."""
+                      manifest: dict, adapter: Adapter = SQLSERVER) -> list[Finding]:
+    """Every model file compiled; every CD_FA_ output table gets its primary key (clustered
+    on SQL Server, nonclustered and not enforced on Fabric)."""
     out = []
     files = {p.stem for p in (DBT_DIR / "models").rglob("*.sql")}
     for name in sorted(files - set(compiled)):
         out.append(Finding(f"model {name}", "not-compiled", "no compiled SQL for this model file"))
     keyed = {label.split()[1] for label, sql in hook_units
-             if label.startswith("hook ") and re.search(
-                 r"primary key clustered \(\[Score_Date\], \[Depot_Number\]\)", sql, re.I)}
+             if label.startswith("hook ") and re.search(adapter.key_sql, sql, re.I)}
     for node in manifest["nodes"].values():
         if node["resource_type"] == "model" and node["alias"].upper().startswith("CD_FA_") \
                 and node["name"] not in keyed:
             out.append(Finding(f"model {node['name']}", "missing-primary-key",
-                               f"{node['alias']} needs the clustered PK (Score_Date, Depot_Number) "
-                               "on SQL Server: add the primary_key post-hook (dbt_project.yml)"))
+                               f"{node['alias']} needs {adapter.key_hint}: add the primary_key "
+                               "post-hook (dbt_project.yml)"))
     return out
 
 
@@ -576,18 +670,26 @@ def _strategy_findings(label: str) -> list[Finding]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", default=str(ROOT / "build" / "sqlserver"))
+    ap.add_argument("--adapter", choices=sorted(ADAPTERS), default="sqlserver",
+                    help="the T-SQL engine: sqlserver (dbt-sqlserver) or fabric (dbt-fabric)")
+    ap.add_argument("--out", help="output folder (default build/<adapter>)")
     ap.add_argument("--skip-dbt", action="store_true", help="only the Python writer's statements")
     args = ap.parse_args(argv)
+    adapter = ADAPTERS[args.adapter]
+    name, title, fabric = adapter.check, adapter.title, adapter.fabric
+    if args.skip_dbt and not adapter.python_side:
+        raise SystemExit(f"{name}: --skip-dbt leaves nothing to check: the Python writer is SQL Server's only")
+    require_adapter(adapter)
     t0 = time.monotonic()
     # sqlglot logs "falling back to parsing as a Command" for dbt-sqlserver's batches
     logging.getLogger("sqlglot").setLevel(logging.ERROR)
-    out = Path(args.out)
+    out = Path(args.out or ROOT / "build" / adapter.name)
     if out.exists():
         shutil.rmtree(out)
     (out / "models").mkdir(parents=True)
     (out / "tests").mkdir()
-    (out / "python").mkdir()
+    if adapter.python_side:
+        (out / "python").mkdir()
     os.environ["FA_DBT_TARGET"] = os.environ["FA_ENGINE"] = "sqlserver"  # agree (ml.config)
     os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
 
@@ -598,58 +700,62 @@ def main(argv: list[str] | None = None) -> int:
     if not args.skip_dbt:
         work = out / "_dbt"
         fund = _fund_var()
-        log("check-sqlserver: dbt parse (target sqlserver)")
-        run_dbt(["parse"], work / "target_parse")
-        log("check-sqlserver: dbt compile, full-refresh form")
+        log(f"{name}: dbt parse (target {adapter.name})")
+        run_dbt(["parse"], work / "target_parse", adapter)
+        log(f"{name}: dbt compile, full-refresh form")
         full = compile_form(work, "full", {"fund": fund, "force_incremental": False,
-                                            **DATE_VARS})
-        log("check-sqlserver: dbt compile, incremental form")
+                                            **DATE_VARS}, adapter)
+        log(f"{name}: dbt compile, incremental form")
         incr = compile_form(work, "incremental", {"fund": fund, "force_incremental": True,
-                                                   **DATE_VARS})
-        for name, sql in sorted(full["model"].items()):
-            (out / "models" / f"{name}.sql").write_text(sql)
-            units = [(name, sql)]
-            inc_sql = incr["model"].get(name)
+                                                   **DATE_VARS}, adapter)
+        for model, sql in sorted(full["model"].items()):
+            (out / "models" / f"{model}.sql").write_text(sql)
+            units = [(model, sql)]
+            inc_sql = incr["model"].get(model)
             if inc_sql is not None and inc_sql != sql:
-                (out / "models" / f"{name}.incremental.sql").write_text(inc_sql)
-                units.append((f"{name}.incremental", inc_sql))
+                (out / "models" / f"{model}.incremental.sql").write_text(inc_sql)
+                units.append((f"{model}.incremental", inc_sql))
                 n_incremental += 1
             for label, text in units:
-                n, f = check_sql(text, f"model {label}", is_model=True)
+                n, f = check_sql(text, f"model {label}", is_model=True, fabric=fabric)
                 parsed += n
                 checked += 1
                 findings += f
             n_models += 1
-        log("check-sqlserver: resolving every column (both forms)")
+        log(f"{name}: resolving every column (both forms)")
         types: dict[str, dict[str, str]] = {}
         for form in ("full", "incremental"):
-            findings += (column_findings(load_manifest(work, form), types) if form == "full"
-                         else column_findings(load_manifest(work, form), None, types))
+            findings += (column_findings(load_manifest(work, form), types, adapter=adapter)
+                         if form == "full"
+                         else column_findings(load_manifest(work, form), None, types, adapter))
         findings += type_findings(types)
         (out / "column_types.json").write_text(json.dumps(types, indent=1, sort_keys=True))
-        log("check-sqlserver: rendering hooks, incremental strategy statements and "
-            "dbt-sqlserver's wrappers")
-        units = compile_hooks(work, {"fund": fund, "force_incremental": True, **DATE_VARS}, full)
+        log(f"{name}: rendering hooks, incremental strategy statements and "
+            f"{adapter.package.split()[0]}'s wrappers")
+        units = compile_hooks(work, {"fund": fund, "force_incremental": True, **DATE_VARS}, full,
+                              adapter)
         hook_units = [u for u in units if not u[0].startswith("wrapper ")]
         wrappers = [u for u in units if u[0].startswith("wrapper ")]
         (out / "hooks").mkdir()
         for label, sql in hook_units:
             kind, model = label.split()[:2]
             (out / "hooks" / f"{model}.{kind}.sql").open("a").write(f"-- {label}\n{sql}\n;\n")
-            findings += _strategy_findings(label)
+            if not fabric:
+                findings += _strategy_findings(label)
             if sql:
-                n, f = check_sql(sql, label)
+                n, f = check_sql(sql, label, fabric=fabric)
                 parsed += n
                 checked += 1
                 findings += f
         n_hooks = len(hook_units)
-        findings += coverage_findings(full["model"], hook_units, load_manifest(work, "full"))
-        log("check-sqlserver: checking dbt-sqlserver's create-view/table and test wrappers")
+        findings += coverage_findings(full["model"], hook_units, load_manifest(work, "full"), adapter)
+        log(f"{name}: checking {adapter.package.split()[0]}'s create-view/table and test wrappers")
         (out / "wrappers").mkdir()
         for label, sql in wrappers:
-            kind, name = label.split()[1:3]
-            (out / "wrappers" / f"{name}.{kind}.sql").write_text(f"-- {label}\n{sql}\n")
-            n, f = check_sql(sql, label)
+            kind, node = label.split()[1:3]
+            (out / "wrappers" / f"{node}.{kind}.sql").write_text(f"-- {label}\n{sql}\n")
+            # a view wrapper's body follows the rules of a model (check_sql), a CTAS's too
+            n, f = check_sql(sql, label, is_model=kind == "table", fabric=fabric)
             parsed += n
             checked += 1
             # dbt-sqlserver's own batch (TRY/CATCH, EXEC @rc = ..., columnstore DDL) is
@@ -658,28 +764,28 @@ def main(argv: list[str] | None = None) -> int:
             n_outside += bool(outer)
             findings += [x for x in f if x not in outer]
         n_wrappers = len(wrappers)
-        findings += dispatch_findings()
-        for name, sql in sorted(full["test"].items()):
-            (out / "tests" / f"{name}.sql").write_text(sql)
+        findings += dispatch_findings(adapter=adapter)
+        for test, sql in sorted(full["test"].items()):
+            (out / "tests" / f"{test}.sql").write_text(sql)
             # dbt-sqlserver wraps a test's SQL in a view: the same rules as a model.
-            n, f = check_sql(sql, f"test {name}", is_model=True)
+            n, f = check_sql(sql, f"test {test}", is_model=True, fabric=fabric)
             parsed += n
             checked += 1
             findings += f
             n_tests += 1
 
-    statements = writer_statements()
-    (out / "python" / "writer.sql").write_text(
-        "".join(f"-- {label}\n{sql};\n\n" for label, sql in statements))
+    statements = writer_statements() if adapter.python_side else []
+    literals = python_sql_literals() if adapter.python_side else []
+    if adapter.python_side:
+        (out / "python" / "writer.sql").write_text(
+            "".join(f"-- {label}\n{sql};\n\n" for label, sql in statements))
+        (out / "python" / "sql_literals.sql").write_text(
+            "".join(f"-- {label}\n{sql};\n\n" for label, sql in literals))
     for label, sql in statements:
         n, f = check_sql(sql, label)
         parsed += n
         checked += 1
         findings += f
-
-    literals = python_sql_literals()
-    (out / "python" / "sql_literals.sql").write_text(
-        "".join(f"-- {label}\n{sql};\n\n" for label, sql in literals))
     for label, sql in literals:
         n, f = check_sql(sql, label)
         parsed += n
@@ -692,16 +798,18 @@ def main(argv: list[str] | None = None) -> int:
     for f in warnings + errors:
         print(f)
     seconds = time.monotonic() - t0
+    python = (f"{len(statements)} Python writer statements, {len(literals)} SQL strings in ml/"
+              if adapter.python_side else "no Python writer (SQL Server's only)")
+    outside = f" ({n_outside} partly outside sqlglot's grammar, their EXEC strings checked)" if n_outside else ""
     print(
-        f"check-sqlserver: {n_models} models ({n_incremental} with a separate incremental form), "
-        f"{n_tests} data tests, {n_hooks} hook/strategy statements, {n_wrappers} dbt-sqlserver wrappers "
-        f"({n_outside} partly outside sqlglot's grammar, their EXEC strings checked), "
-        f"{len(statements)} Python writer statements, {len(literals)} SQL strings in ml/; "
+        f"{name}: {n_models} models ({n_incremental} with a separate incremental form), "
+        f"{n_tests} data tests, {n_hooks} hook/strategy statements, {n_wrappers} "
+        f"{adapter.package.split()[0]} wrappers{outside}, {python}; "
         f"{checked} units checked, {parsed} T-SQL statements parsed; "
         f"{len(errors)} errors, {len(warnings)} warnings; {seconds:.1f} s; output in {out}"
     )
     if errors:
-        print("check-sqlserver: FAILED (constructs SQL Server lacks, see the list above)")
+        print(f"{name}: FAILED (constructs {title} lacks, see the list above)")
         return 1
     return 0
 

@@ -12,6 +12,10 @@ comments never counts) and on the parsed tree (nesting, window frames, boolean p
 Two clauses sqlglot cannot parse although they are valid T-SQL are removed before parsing
 (and only then): ``OPTION (...)`` query hints (dbt-sqlserver appends them after DELETE and
 MERGE) and the ``WITH (TABLOCK)`` table hint between ``INSERT INTO target`` and its column list.
+
+``check_sql(..., fabric=True)`` adds the rules of Microsoft Fabric Warehouse (dbt-fabric,
+``make check-fabric``; docs/scale.md): its smaller type system, its two collations, no
+clustered or columnstore indexes, keys only NONCLUSTERED ... NOT ENFORCED, no ALTER COLUMN.
 """
 
 from __future__ import annotations
@@ -95,6 +99,34 @@ _PREDICATES = (
     exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.And, exp.Or, exp.Not, exp.Like,
     exp.ILike, exp.In, exp.Is, exp.Between, exp.Exists, exp.NullSafeEQ, exp.NullSafeNEQ,
 )
+
+
+# Microsoft Fabric Warehouse: the types it lacks (sqlglot's token type -> what to use).
+# Microsoft's "Data types in Fabric Data Warehouse" lists bit, smallint, int, bigint,
+# decimal/numeric, float, real, date, time, datetime2, char, varchar, varbinary,
+# uniqueidentifier; datetime2 and time at most 6 fractional digits.
+FABRIC_TYPES = {
+    "NVARCHAR": "no nvarchar in Fabric Warehouse: use VARCHAR(n) (its collations are UTF-8)",
+    "NCHAR": "no nchar in Fabric Warehouse: use CHAR(n) (its collations are UTF-8)",
+    "TEXT": "no text/ntext in Fabric Warehouse: use VARCHAR(n)",
+    "NTEXT": "no text/ntext in Fabric Warehouse: use VARCHAR(n)",
+    "DATETIME": "no datetime in Fabric Warehouse: use DATETIME2(6)",
+    "SMALLDATETIME": "no smalldatetime in Fabric Warehouse: use DATETIME2(6)",
+    "TIMESTAMPTZ": "no datetimeoffset in Fabric Warehouse: use DATETIME2(6)",
+    "MONEY": "no money in Fabric Warehouse: use DECIMAL(19,4)",
+    "SMALLMONEY": "no smallmoney in Fabric Warehouse: use DECIMAL(10,4)",
+    "UTINYINT": "no tinyint in Fabric Warehouse: use SMALLINT",
+    "XML": "no xml in Fabric Warehouse: use VARCHAR",
+    "IMAGE": "no image in Fabric Warehouse: use VARBINARY",
+    "VARIANT": "no sql_variant in Fabric Warehouse",
+    "ROWVERSION": "no rowversion in Fabric Warehouse",
+    "GEOGRAPHY": "no geography in Fabric Warehouse: use VARCHAR (WKT) or VARBINARY (WKB)",
+    "GEOMETRY": "no geometry in Fabric Warehouse: use VARCHAR (WKT) or VARBINARY (WKB)",
+    "HIERARCHYID": "no hierarchyid in Fabric Warehouse",
+}
+# The only collations a Fabric warehouse has (both UTF-8), and the keyword for its own.
+FABRIC_COLLATIONS = {"LATIN1_GENERAL_100_BIN2_UTF8", "LATIN1_GENERAL_100_CI_AS_KS_WS_SC_UTF8",
+                     "DATABASE_DEFAULT"}
 
 
 @dataclass(frozen=True)
@@ -562,14 +594,106 @@ def _is_non_integer(node: exp.Expression) -> bool:
     return False
 
 
-def check_sql(sql: str, where: str, is_model: bool = False) -> tuple[int, list[Finding]]:
+def _clause_end(toks, i: int) -> int:
+    """Index just past the clause token i starts: up to a ',' outside parentheses, a ';'
+    or the end (one constraint of a constraint list)."""
+    depth, j = 0, i
+    while j < len(toks):
+        kind = toks[j].token_type.name
+        depth += {"L_PAREN": 1, "R_PAREN": -1}.get(kind, 0)
+        if kind == "SEMICOLON" or depth < 0 or (kind == "COMMA" and depth == 0):
+            break
+        j += 1
+    return j
+
+
+def _type_position(toks, words, i: int) -> bool:
+    """Token i names a stored type: CAST(x AS type), CONVERT(type, ...) or a column of
+    CREATE / ALTER TABLE (not a DECLAREd variable: never stored)."""
+    prev = toks[i - 1].token_type.name if i else ""
+    if prev == "ALIAS":
+        return True
+    if prev == "L_PAREN" and i > 1 and words[i - 2] in ("CONVERT", "TRY_CONVERT"):
+        return True
+    if prev in ("VAR", "IDENTIFIER"):
+        start = i
+        while start and toks[start - 1].token_type.name != "SEMICOLON":
+            start -= 1
+        return words[start:start + 2] in (["CREATE", "TABLE"], ["ALTER", "TABLE"])
+    return False
+
+
+def fabric_token_findings(sql: str, where: str) -> list[Finding]:
+    """Fabric Warehouse rules, read off the token stream (so they hold in statements
+    sqlglot only keeps as text, such as ALTER TABLE ... NOT ENFORCED, and never count what
+    sqlglot adds itself): stored types it lacks, datetime2/time beyond 6 digits, (MAX)
+    strings (a preview there), collations, clustered and columnstore indexes, user indexes,
+    keys, ALTER COLUMN, #temp tables."""
+    try:
+        toks = _tokens(sql)
+    except TokenError:
+        return []  # scan_tokens reports it
+    out = []
+
+    def add(rule: str, detail: str, tok, severity: str = ERROR) -> None:
+        out.append(Finding(where, rule, f"{detail} (line {tok.line})", severity))
+
+    words = [t.text.upper() if t.token_type.name not in ("STRING", "NATIONAL_STRING") else ""
+             for t in toks]
+    for i, tok in enumerate(toks):
+        word, nxt = words[i], (words[i + 1] if i + 1 < len(toks) else "")
+        kind = tok.token_type.name if tok.token_type.name in FABRIC_TYPES or word not in FABRIC_TYPES else word
+        typed = kind in FABRIC_TYPES or kind in ("DATETIME2", "TIME", "VARCHAR", "VARBINARY", "CHAR")
+        if typed and _type_position(toks, words, i):
+            params = words[i + 2] if nxt == "(" and i + 2 < len(toks) else ""
+            if kind in FABRIC_TYPES:
+                add("fabric-type", f"{word}: {FABRIC_TYPES[kind]}", tok)
+            elif kind in ("DATETIME2", "TIME") and not (params.isdigit() and int(params) <= 6):
+                add("fabric-type", f"{word}{'(' + params + ')' if params else ''}: Fabric Warehouse "
+                    f"keeps at most 6 fractional digits: write {word}(6) ({word} alone is {word}(7))", tok)
+            elif params == "MAX":
+                add("fabric-max-type", f"{word}(MAX): (MAX) types are a preview in Fabric "
+                    "Warehouse: give a length", tok, WARN)
+        elif word == "COLLATE" and nxt and nxt not in FABRIC_COLLATIONS:
+            add("fabric-collation", f"COLLATE {toks[i + 1].text}: a Fabric warehouse has only "
+                "Latin1_General_100_BIN2_UTF8 and Latin1_General_100_CI_AS_KS_WS_SC_UTF8", tok)
+        elif word in ("CLUSTERED", "COLUMNSTORE"):
+            add("fabric-clustered", f"{word}: Fabric Warehouse has no clustered or columnstore "
+                "indexes (keys are PRIMARY KEY NONCLUSTERED ... NOT ENFORCED)", tok)
+        elif word == "CREATE" and "INDEX" in words[i + 1:i + 5]:
+            add("fabric-index", "CREATE INDEX: Fabric Warehouse has no user-defined indexes", tok)
+        elif tok.token_type.name in ("PRIMARY_KEY", "FOREIGN_KEY", "UNIQUE") and i \
+                and words[i - 1] not in ("SELECT", "CREATE"):
+            rest = words[i + 1:_clause_end(toks, i)]
+            enforced = any(rest[k:k + 2] == ["NOT", "ENFORCED"] for k in range(len(rest)))
+            foreign = tok.token_type.name == "FOREIGN_KEY"
+            if not enforced or (not foreign and rest[:1] != ["NONCLUSTERED"]):
+                form = f"{word} (...)" if foreign else f"{word} NONCLUSTERED (...)"
+                add("fabric-constraint", f"{word}: Fabric Warehouse has only {form} NOT ENFORCED", tok)
+        elif word == "ALTER" and nxt == "COLUMN" or (
+                tok.token_type.name in ("STRING", "NATIONAL_STRING")
+                and re.search(r"\balter\s+column\b", tok.text, re.I)):
+            add("fabric-alter-column", "ALTER COLUMN: Fabric Warehouse's ALTER TABLE only adds "
+                "nullable columns and NOT ENFORCED constraints", tok)
+        elif tok.token_type.name == "HASH" and i + 1 < len(toks) and toks[i + 1].token_type.name == "VAR" \
+                and toks[i + 1].start == tok.end + 1:
+            add("fabric-temp-table", f"#{toks[i + 1].text}: dbt-fabric stages in regular tables; "
+                "Fabric Warehouse's #temp tables are session-scoped: check this on a live "
+                "warehouse", tok, WARN)
+    return out
+
+
+def check_sql(sql: str, where: str, is_model: bool = False,
+              fabric: bool = False) -> tuple[int, list[Finding]]:
     """Parse ``sql`` (one or more statements) as T-SQL and scan it.
 
     Returns (number of statements parsed, findings). A parse failure is an error finding.
     ``is_model``: the SQL is a dbt model body (dbt-sqlserver wraps it in a view), so an
-    ORDER BY without TOP at the top level is an error too.
+    ORDER BY without TOP at the top level is an error too. ``fabric``: the statement is for
+    a Fabric warehouse; its rules come on top (fabric_token_findings) and a nested CTE,
+    a preview feature there, is a warning.
     """
-    findings = scan_tokens(sql, where)
+    findings = scan_tokens(sql, where) + (fabric_token_findings(sql, where) if fabric else [])
     try:
         trees = [t for t in sqlglot.parse(for_sqlglot(sql), read="tsql") if t is not None]
     except (ParseError, TokenError) as exc:
@@ -582,12 +706,21 @@ def check_sql(sql: str, where: str, is_model: bool = False) -> tuple[int, list[F
             tree = tree.expression  # a view's body follows a model's rules
         findings += (scan_tree(tree, where, is_model or view) + _collate_findings(tree, where)
                      + _window_and_aggregate_findings(tree, where))
+    if fabric:
+        findings = [_fabric_nested_cte(f) if f.rule == "nested-cte" else f for f in findings]
     n = len(trees)
     for k, inner in enumerate(dynamic_sql(sql), start=1):
-        m, more = check_sql(inner, f"{where} (dynamic SQL {k})")
+        m, more = check_sql(inner, f"{where} (dynamic SQL {k})", fabric=fabric)
         n += m
         findings += more
     return n, _dedupe(findings)
+
+
+def _fabric_nested_cte(f: Finding) -> Finding:
+    """Fabric Warehouse runs nested CTEs as a preview feature (SQL Server does not at all);
+    dbt-fabric itself nests a data test that starts with WITH in its own CTE."""
+    return Finding(f.where, f.rule, "WITH inside a CTE: nested CTEs are a preview feature of "
+                   "Fabric Warehouse (check-sqlserver keeps the models free of them)", WARN)
 
 
 def _dedupe(findings: list[Finding]) -> list[Finding]:

@@ -14,25 +14,35 @@
     changed. The marts set as_columnstore: false, so no clustered columnstore index takes
     the table's one clustered slot.
 
+    Fabric Warehouse (dbt-fabric): no clustered index of any kind and no enforced key:
+    PRIMARY KEY is only NONCLUSTERED ... NOT ENFORCED (metadata for the optimizer and
+    readers; uniqueness stays the unique-combination data test's, as on DuckDB), and no
+    ALTER COLUMN, so the key columns keep the nullability their CTAS gave them.
+
     DuckDB: nothing (no statement); the grain is guarded by the unique-combination data test. -#}
 {% macro primary_key(columns) %}{{ return(adapter.dispatch('primary_key')(columns)) }}{% endmacro %}
 
 {% macro default__primary_key(columns) %}{% endmacro %}
 
-{% macro sqlserver__primary_key(columns) -%}
+{#- The guard of both T-SQL forms (every name checked first): the table has no primary key yet. -#}
+{% macro no_primary_key_yet(columns) -%}
     {%- for c in columns -%}
         {%- if not modules.re.match('^[A-Za-z_][A-Za-z0-9_]*$', c) -%}
             {{ exceptions.raise_compiler_error("primary_key: not a column name: " ~ c) }}
         {%- endif -%}
     {%- endfor -%}
+if not exists (
+    select 1 from sys.key_constraints
+    where parent_object_id = object_id('{{ this.schema ~ '.' ~ this.identifier }}') and type = 'PK'
+)
+{%- endmacro %}
+
+{% macro sqlserver__primary_key(columns) -%}
     {%- set table = '[' ~ this.schema ~ '].[' ~ this.identifier ~ ']' -%}
     {%- set object_name = this.schema ~ '.' ~ this.identifier -%}
     {%- set key_list = '[' ~ (columns | join('], [')) ~ ']' -%}
     {%- set name_list = "'" ~ (columns | join("', '")) ~ "'" -%}
-if not exists (
-    select 1 from sys.key_constraints
-    where parent_object_id = object_id('{{ object_name }}') and type = 'PK'
-)
+{{ no_primary_key_yet(columns) }}
 begin
     declare @not_null nvarchar(max) = N'';
     select @not_null = @not_null
@@ -61,4 +71,10 @@ begin
         exec sp_executesql @not_null;
     exec sp_executesql N'alter table {{ table }} add constraint [PK_{{ this.identifier }}] primary key clustered ({{ key_list }})';
 end
+{%- endmacro %}
+
+{% macro fabric__primary_key(columns) -%}
+{{ no_primary_key_yet(columns) }}
+    alter table [{{ this.schema }}].[{{ this.identifier }}] add constraint [PK_{{ this.identifier }}]
+        primary key nonclustered ([{{ columns | join('], [') }}]) not enforced
 {%- endmacro %}

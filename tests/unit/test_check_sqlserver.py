@@ -1,5 +1,5 @@
-"""The T-SQL scanner behind `make check-sqlserver`: each forbidden construct is caught,
-valid T-SQL passes, and literals/comments never count."""
+"""The T-SQL scanner behind `make check-sqlserver` and `make check-fabric`: each forbidden
+construct is caught, valid T-SQL passes, and literals/comments never count."""
 
 from __future__ import annotations
 
@@ -301,6 +301,7 @@ def _macro(file: str, name: str, *args) -> str:
         "this": SimpleNamespace(schema="dbo", identifier="CD_FA_LABELS_DEMO"),
         "modules": SimpleNamespace(re=_re),
         "exceptions": SimpleNamespace(raise_compiler_error=lambda m: (_ for _ in ()).throw(ValueError(m))),
+        "return": lambda value: value,  # dbt's return(): a macro's value (text here)
     })
     return str(getattr(module, name)(*args))
 
@@ -431,3 +432,137 @@ def test_a_view_created_by_dynamic_sql_follows_the_rules_of_a_model():
     assert "unnamed-column" in {f.rule for f in found}
     _, found = check_sql("EXEC('create view [dbo].[v] as select top (1) a from t order by a;')", "w")
     assert found == []
+
+
+# ---- Fabric Warehouse (make check-fabric, --adapter fabric) -----------------------------
+FABRIC_BAD = [
+    ("fabric-type", "select cast(a as nvarchar(20)) as s from t"),
+    ("fabric-type", "select convert(datetime, a) as d from t"),
+    ("fabric-type", "select cast(a as datetime2) as d from t"),
+    ("fabric-type", "select cast(a as datetime2(7)) as d from t"),
+    ("fabric-type", "select cast(a as money) as m, cast(b as tinyint) as n from t"),
+    ("fabric-type", "create table t (a int not null, b nchar(2))"),
+    ("fabric-collation", "select a collate Latin1_General_100_BIN2 as a from t"),
+    ("fabric-collation", "select a from t where b collate Latin1_General_BIN like '[A-Z]%'"),
+    ("fabric-clustered", "alter table [dbo].[t] add constraint [PK_t] primary key clustered ([a])"),
+    ("fabric-clustered", "create clustered columnstore index cci on [dbo].[t]"),
+    ("fabric-index", "create index ix on [dbo].[t] (a)"),
+    ("fabric-constraint", "alter table [dbo].[t] add constraint [PK_t] primary key nonclustered ([a])"),
+    ("fabric-constraint", "alter table t add constraint f foreign key (a) references u (a)"),
+    ("fabric-alter-column", "alter table [dbo].[t] alter column [a] date not null"),
+    ("fabric-alter-column", "exec sp_executesql N'alter table t alter column a int not null'"),
+]
+
+
+@pytest.mark.parametrize("rule, sql", FABRIC_BAD, ids=[f"{r}-{i}" for i, (r, _) in enumerate(FABRIC_BAD)])
+def test_each_construct_fabric_warehouse_lacks_is_an_error(rule, sql):
+    _, findings = check_sql(sql, "unit", fabric=True)
+    errors = [f for f in findings if f.severity == ERROR and f.rule == rule]
+    assert errors, findings
+    assert all("\n" not in str(f) for f in findings)  # one line each
+
+
+FABRIC_GOOD = [
+    "select cast(a as varchar(20)) collate Latin1_General_100_BIN2_UTF8 as s, "
+    "cast(b as datetime2(6)) as d, cast(c as decimal(18,2)) as m, cast(e as smallint) as n from t",
+    "alter table [dbo].[t] add constraint [PK_t] primary key nonclustered ([a], [b]) not enforced",
+    "alter table t add constraint f foreign key (a) references u (a) not enforced",
+    "declare @s nvarchar(max) = N'select 1 as a'; exec sp_executesql @s",  # never stored
+    "select 'primary key clustered' as s, a collate database_default as a from t",
+]
+
+
+@pytest.mark.parametrize("sql", FABRIC_GOOD, ids=[f"fabric-good-{i}" for i in range(len(FABRIC_GOOD))])
+def test_valid_fabric_tsql_has_no_errors(sql):
+    _, findings = check_sql(sql, "unit", fabric=True)
+    assert [f for f in findings if f.severity == ERROR] == [], findings
+
+
+def test_fabric_rules_apply_only_with_fabric():
+    """SQL Server keeps its types, collations and clustered keys."""
+    for sql in ("select cast(a as nvarchar(20)) collate Latin1_General_100_BIN2 as s from t",
+                "alter table [dbo].[t] add constraint [PK_t] primary key clustered ([a])"):
+        _, findings = check_sql(sql, "unit")
+        assert [f for f in findings if f.severity == ERROR] == [], findings
+
+
+def test_nested_ctes_and_max_types_are_warnings_on_fabric():
+    """Both are preview features of Fabric Warehouse; a nested CTE stays an error for SQL Server."""
+    sql = "with a as (with b as (select 1 as x) select x from b) select cast(x as varchar(max)) as x from a"
+    _, found = check_sql(sql, "unit", fabric=True)
+    assert {(f.rule, f.severity) for f in found} == {("nested-cte", WARN), ("fabric-max-type", WARN)}
+    _, found = check_sql(sql, "unit")
+    assert ("nested-cte", ERROR) in {(f.rule, f.severity) for f in found}
+
+
+def test_fabric_primary_key_hook_is_nonclustered_and_not_enforced():
+    from tools.check_sqlserver import DBT_DIR, FABRIC, coverage_findings
+
+    hook = _macro("sqlserver_keys.sql", "fabric__primary_key", ["Score_Date", "Depot_Number"])
+    _, findings = check_sql(hook, "primary_key hook", fabric=True)
+    assert [f for f in findings if f.severity == ERROR] == [], findings
+    assert "alter column" not in hook.lower()
+    with pytest.raises(ValueError, match="not a column name"):
+        _macro("sqlserver_keys.sql", "fabric__primary_key", ["Score_Date; drop table x"])
+    # the coverage check knows the Fabric key, and the SQL Server key is not one
+    compiled = {p.stem: "select 1 as a" for p in (DBT_DIR / "models").rglob("*.sql")}
+    manifest = {"nodes": {"model.p.fa_labels": {
+        "resource_type": "model", "name": "fa_labels", "alias": "CD_FA_LABELS_DEMO"}}}
+    label = "hook fa_labels CD_FA_LABELS_DEMO"
+    assert coverage_findings(compiled, [(label, hook)], manifest, FABRIC) == []
+    clustered = _render_primary_key_hook()
+    assert [f.rule for f in coverage_findings(compiled, [(label, clustered)], manifest, FABRIC)] == [
+        "missing-primary-key"]
+
+
+def test_fabric_row_hash_is_varchar_under_the_utf8_binary_collation():
+    sql = _macro("incremental/depot_signatures.sql", "fabric__row_hash", ["w.Datei_ID", "w.Remark"])
+    n, findings = check_sql(f"select {sql} as Row_Hash from t as w", "row_hash", fabric=True)
+    assert n == 1 and [f for f in findings if f.severity == ERROR] == [], findings
+    for col in ("w.Datei_ID", "w.Remark"):
+        assert sql.count(f"coalesce('~' + cast({col} as varchar(8000)) collate Latin1_General_100_BIN2_UTF8, '')") == 1
+    assert "N'" not in sql and sql.count("'|'") == 1
+
+
+def test_macros_with_a_sqlserver_version_need_a_fabric_one(tmp_path):
+    """dbt-fabric looks for fabric__x, then default__x, never sqlserver__x."""
+    from tools.check_sqlserver import FABRIC, dispatch_findings
+
+    (tmp_path / "m.sql").write_text(
+        "{% macro default__a(x) %}trim(x){% endmacro %}{% macro sqlserver__a(x) %}ltrim(x){% endmacro %}\n"
+        "{% macro default__b(x) %}b{% endmacro %}"
+        "{% macro sqlserver__b(x) %}{{ return(default__b(x)) }}{% endmacro %}\n"
+        "{% macro default__c(x) %}lower(x){% endmacro %}{% macro sqlserver__c(x) %}lower(x){% endmacro %}\n"
+        "{% macro sqlserver__d(x) %}d{% endmacro %}{% macro fabric__d(x) %}{{ return(sqlserver__d(x)) }}{% endmacro %}\n")
+    found = dispatch_findings(tmp_path, FABRIC)
+    assert [(f.where, f.rule) for f in found] == [("macro a", "no-fabric-dispatch")]
+    assert "dbt-fabric would use default__a" in found[0].detail
+    assert dispatch_findings(adapter=FABRIC) == []  # the project's own macros
+
+
+def test_a_missing_dbt_adapter_is_one_line(monkeypatch):
+    import importlib.util
+
+    from tools.check_sqlserver import FABRIC, require_adapter
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "dbt.adapters.fabric" else real(name, *a))
+    with pytest.raises(SystemExit) as exc:
+        require_adapter(FABRIC)
+    message = str(exc.value)
+    assert message.startswith("check-fabric: dbt-fabric 1.11.1 is not installed") and "\n" not in message
+
+
+def test_fabric_profile_reads_fa_fabric_variables_and_holds_no_secret():
+    import re as _re
+
+    import yaml
+
+    from tools.check_sqlserver import DBT_DIR
+
+    fabric = yaml.safe_load((DBT_DIR / "profiles.yml").read_text())["first_buy"]["outputs"]["fabric"]
+    assert fabric["type"] == "fabric"
+    found = dict(_re.findall(r"env_var\('(\w+)', '([^']*)'\)", " ".join(str(v) for v in fabric.values())))
+    assert found and all(name.startswith("FA_FABRIC_") for name in found)
+    assert found["FA_FABRIC_CLIENT_SECRET"] == ""

@@ -44,6 +44,7 @@
 {% macro key_hash(columns) %}{{ return(adapter.dispatch('key_hash')(columns)) }}{% endmacro %}
 {% macro default__key_hash(columns) %}hash({{ columns | join(', ') }}){% endmacro %}
 {% macro sqlserver__key_hash(columns) %}checksum({{ columns | join(', ') }}){% endmacro %}
+{% macro fabric__key_hash(columns) %}{{ return(sqlserver__key_hash(columns)) }}{% endmacro %}
 
 {#- pre_hook of int_transaction_rows for one of its tables (cd_Order / cd_Buchung;
     incremental runs only; one hook per table): delete every stored row of the table of

@@ -19,18 +19,23 @@
     collation (columns of the source's and of the database's collation must not meet in
     one CONCAT; the bytes hashed do not depend on it). Not CHECKSUM: Microsoft
     documents that it may miss changes, and it follows the collation (under a
-    case-insensitive one 'abc' and 'ABC ' have one checksum). -#}
+    case-insensitive one 'abc' and 'ABC ' have one checksum). Fabric Warehouse: the same
+    over varchar under its binary UTF-8 collation (no nvarchar type there, and none of
+    SQL Server's collations). -#}
 {% macro row_hash(columns) %}{{ return(adapter.dispatch('row_hash')(columns)) }}{% endmacro %}
 {% macro default__row_hash(columns) -%}
 cast(hash({{ columns | join(', ') }}) % 1000000007 as bigint)
 {%- endmacro %}
-{% macro sqlserver__row_hash(columns) -%}
+{% macro sqlserver__row_hash(columns, text='nvarchar(4000)', collation='Latin1_General_100_BIN2', n='N') -%}
 (cast(substring(hashbytes('SHA2_256', concat(
     {%- for c in columns %}
-    {%- if not loop.first %} N'|',{% endif %} coalesce(N'~' + cast({{ c }} as nvarchar(4000)) collate Latin1_General_100_BIN2, N'')
+    {%- if not loop.first %} {{ n }}'|',{% endif %} coalesce({{ n }}'~' + cast({{ c }} as {{ text }}) collate {{ collation }}, {{ n }}'')
     {%- if not loop.last %},{% endif %}
     {%- endfor %}
 )), 1, 4) as bigint) % 1000000007)
+{%- endmacro %}
+{% macro fabric__row_hash(columns) -%}
+    {{ return(sqlserver__row_hash(columns, 'varchar(8000)', 'Latin1_General_100_BIN2_UTF8', '')) }}
 {%- endmacro %}
 
 {#- The signature of each depot's rows of one table (cd_Order / cd_Buchung) in the row
