@@ -90,7 +90,8 @@ cast(sum({{ expr }}) {{ over }} as {{ delta_type(kind) }})
 {#- The sums of int_feature_state. `state_sums(cols)` is the select list of its per-day
     sums of the delta columns (grouped by depot and day, named d_*), `state_sums(cols,
     over)` the select list of the running sums of those (a window, named r_*), and
-    `running_sum(alias, name, kind)` reads the running sum of delta column `name`.
+    `running_sum(alias, name, kind, cols)` reads the running sum of delta column `name`
+    (`cols`: the same list as given to state_sums, which fixes the packs).
 
     On DuckDB every sum is its own aggregate (in the window about 0.06 s per column at
     10k depots, and there are 34; docs/performance.md, section 9), so the 'int' columns
@@ -127,17 +128,17 @@ cast(sum({{ expr }}) {{ over }} as {{ delta_type(kind) }})
     {%- endfor %}
 {%- endmacro %}
 
-{% macro running_sum(alias, name, kind) %}{{ return(adapter.dispatch('running_sum')(alias, name, kind)) }}{% endmacro %}
+{% macro running_sum(alias, name, kind, cols) %}{{ return(adapter.dispatch('running_sum')(alias, name, kind, cols)) }}{% endmacro %}
 
-{% macro default__running_sum(alias, name, kind) -%}
+{% macro default__running_sum(alias, name, kind, cols) -%}
     {{ alias }}.{{ name | replace('d_', 'r_', 1) }}
 {%- endmacro %}
 
-{% macro sqlserver__running_sum(alias, name, kind) %}{{ return(default__running_sum(alias, name, kind)) }}{% endmacro %}
+{% macro sqlserver__running_sum(alias, name, kind, cols) %}{{ return(default__running_sum(alias, name, kind, cols)) }}{% endmacro %}
 
-{% macro duckdb__running_sum(alias, name, kind) -%}
+{% macro duckdb__running_sum(alias, name, kind, cols) -%}
     {%- if kind == 'int' -%}
-        {%- for pack in int_packs(feature_delta_columns()) -%}
+        {%- for pack in int_packs(cols) -%}
             {%- if name in pack -%}
                 {%- set slot = pack.index(name) -%}
                 cast(({{ alias }}.r_pack_{{ loop.index0 }}{% if slot > 0 %} >> {{ 32 * slot }}{% endif %}) & cast(4294967295 as hugeint) as {{ t_int() }})

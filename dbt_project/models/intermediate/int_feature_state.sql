@@ -62,7 +62,7 @@ select
     s.Depot_Number,
     r.Delta_Date
     {%- for name, kind in cols %},
-    cast(coalesce({{ running_sum('r', name, kind) }}, 0) as {{ delta_type(kind) }}) as {{ name | replace('d_', 'r_', 1) }}
+    cast(coalesce({{ running_sum('r', name, kind, cols) }}, 0) as {{ delta_type(kind) }}) as {{ name | replace('d_', 'r_', 1) }}
     {%- endfor %},
     s.Sig_Rows,
     s.Sig_Hash
