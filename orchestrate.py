@@ -214,6 +214,9 @@ TRAIN_COLUMNS = [
 @click.option("--neg-sample-rate", type=click.FloatRange(0, 1, min_open=True), default=1.0, show_default=True,
               help="Keep this share of all-negative rows before the calibration part, weighted "
                    "(large data; docs/performance.md).")
+@click.option("--depot-sample-rate", type=click.FloatRange(0, 1, min_open=True), default=1.0, show_default=True,
+              help="Train, calibrate and test on this share of the depots (whole depots, no "
+                   "weights; when even calibration and test exceed the memory: docs/performance.md).")
 @click.option("--tune", is_flag=True,
               help="Choose each horizon's booster parameters by a small search on the fit and "
                    "early-stopping parts (docs/model.md, Tuning); the options above are trial 0.")
@@ -222,7 +225,8 @@ TRAIN_COLUMNS = [
 @one_fund_option
 @edge
 def train_cmd(horizons, train_start, train_end, test_start, test_end, max_depth, learning_rate,
-              n_estimators, n_boot, promote, neg_sample_rate, tune, tune_trials, funds) -> None:
+              n_estimators, n_boot, promote, neg_sample_rate, depot_sample_rate, tune, tune_trials,
+              funds) -> None:
     """Train XGBoost + isotonic per horizon, test out of time, register (docs/model.md)."""
     from ml.config import parse_horizons
     from ml.dataset import Windows, check_horizons
@@ -234,7 +238,8 @@ def train_cmd(horizons, train_start, train_end, test_start, test_end, max_depth,
                       iso_date("--test-start", test_start), iso_date("--test-end", test_end))
     given = {"max_depth": max_depth, "learning_rate": learning_rate, "n_estimators": n_estimators}
     params = TrainParams(**{k: v for k, v in given.items() if v is not None},  # else the defaults
-                         nthread=cfg.duckdb_threads, n_boot=n_boot, neg_sample_rate=neg_sample_rate)
+                         nthread=cfg.duckdb_threads, n_boot=n_boot, neg_sample_rate=neg_sample_rate,
+                         depot_sample_rate=depot_sample_rate)
     hs = check_horizons(cfg, parse_horizons(horizons))  # every input checked before the lock
     windows.require_fit_days(hs)
     with locked(cfg, "train") as record:

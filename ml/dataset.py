@@ -52,22 +52,23 @@ def check_horizons(settings: Settings, horizons: Sequence[int]) -> tuple[int, ..
     return tuple(sorted(horizons))
 
 
-def _numeric(df: pd.DataFrame) -> pd.DataFrame:
-    """Features as float64 (DECIMAL arrives as Decimal objects from pyodbc), dates as dates."""
+def _numeric(df: pd.DataFrame, dtype: str = "float64") -> pd.DataFrame:
+    """Features as ``dtype`` (DECIMAL arrives as Decimal objects from pyodbc), dates as dates."""
     out = df.copy()
     for col in FEATURES:
-        out[col] = pd.to_numeric(out[col], errors="coerce").astype("float64")
+        out[col] = pd.to_numeric(out[col], errors="coerce").astype(dtype)
     out["Score_Date"] = pd.to_datetime(out["Score_Date"]).dt.normalize()
     out["Depot_Number"] = out["Depot_Number"].astype(str)
     return out
 
 
 def load_window(db: Database, settings: Settings, start: date, end: date,
-                horizons: Sequence[int]) -> pd.DataFrame:
+                horizons: Sequence[int], dtype: str = "float64") -> pd.DataFrame:
     """Pre_First_Target rows with Score_Date in [start, end] and their labels.
 
-    Returns one row per (Score_Date, Depot_Number): KEYS, FEATURES, label_T<h> per horizon
-    (float: 1.0 / 0.0 / NaN for censored), ordered by Score_Date, Depot_Number.
+    Returns one row per (Score_Date, Depot_Number): KEYS, FEATURES (as ``dtype``; training
+    reads float32, the precision XGBoost stores, at half the memory), label_T<h> per
+    horizon (float: 1.0 / 0.0 / NaN for censored), ordered by Score_Date, Depot_Number.
     """
     db.require_table(settings.agg_table, "run 'python orchestrate.py backfill' first")
     db.require_table(settings.labels_table, "run 'python orchestrate.py backfill' first")
@@ -81,7 +82,7 @@ def load_window(db: Database, settings: Settings, start: date, end: date,
         "WHERE a.Pre_First_Target = 1 AND a.Score_Date >= ? AND a.Score_Date <= ? "
         "ORDER BY a.Score_Date, a.Depot_Number"
     )
-    df = _numeric(db.query_df(sql, [start, end]))
+    df = _numeric(db.query_df(sql, [start, end]), dtype)
     for h in horizons:
         df[label_column(h)] = pd.to_numeric(df[label_column(h)], errors="coerce").astype("float64")
     return df
@@ -190,7 +191,7 @@ class Windows:
         }
 
 
-def early_stopping_depots(depots: pd.Series, share: float, seed: int) -> np.ndarray:
+def early_stopping_depots(depots: pd.Series, share: float, seed: int | str) -> np.ndarray:
     """Which rows belong to held-out (early-stopping) depots: bool array of len(depots).
 
     A depot is held out when the first 8 bytes of sha256("<seed>:<Depot_Number>"), read as
@@ -252,23 +253,24 @@ def split(df: pd.DataFrame, windows: Windows, horizon: int,
     Returns a dict of DataFrames (copies) with a column ``label`` (int 0/1).
     """
     col = label_column(horizon)
-    known = df[complete(df, horizon, horizon_date)]
-    day, end = known["Score_Date"], known["Score_Date"] + pd.Timedelta(days=horizon)
+    # masks over df itself: a filtered copy of df first would hold its rows twice
+    known = complete(df, horizon, horizon_date)
+    day, end = df["Score_Date"], df["Score_Date"] + pd.Timedelta(days=horizon)
     ts = pd.Timestamp
-    fit_time = (day >= ts(windows.train_start)) & (end < ts(windows.calib_start))
-    held = pd.Series(False, index=known.index)
-    held[fit_time] = early_stopping_depots(known.loc[fit_time, "Depot_Number"],
+    fit_time = known & (day >= ts(windows.train_start)) & (end < ts(windows.calib_start))
+    held = pd.Series(False, index=df.index)
+    held[fit_time] = early_stopping_depots(df.loc[fit_time, "Depot_Number"],
                                            windows.early_stopping_share, windows.holdout_seed)
     masks = {
         "fit": fit_time & ~held,
         "early_stopping": fit_time & held,
-        "calibration": (day >= ts(windows.calib_start)) & (day <= ts(windows.train_end))
+        "calibration": known & (day >= ts(windows.calib_start)) & (day <= ts(windows.train_end))
                        & (end < ts(windows.test_start)),
-        "test": (day >= ts(windows.test_start)) & (day <= ts(windows.test_end)),
+        "test": known & (day >= ts(windows.test_start)) & (day <= ts(windows.test_end)),
     }
     out = {}
     for name, mask in masks.items():
-        part = known[mask].copy()
+        part = df[mask].copy()
         part["label"] = part[col].astype("int64")
         out[name] = part
     return out
@@ -290,5 +292,9 @@ def check_features(features: Sequence[str] | None) -> tuple[str, ...]:
 
 
 def matrix(df: pd.DataFrame, features: Sequence[str] = FEATURES) -> np.ndarray:
-    """The feature matrix (rows x len(features), float64, NaN for missing)."""
-    return df.loc[:, list(features)].to_numpy(dtype="float64")
+    """The feature matrix (rows x len(features), float32, NaN for missing).
+
+    float32 is what XGBoost stores and predicts from (a float64 matrix is converted), so
+    the booster sees the same values either way; float32 halves the copy.
+    """
+    return df.loc[:, list(features)].to_numpy(dtype="float32")

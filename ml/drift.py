@@ -37,9 +37,20 @@ FILE = "drift.json"
 LEVELS = ("ok", "warning", "alert")
 
 
+def at_model_precision(values: np.ndarray) -> np.ndarray:
+    """``values`` rounded to float32 (as float64): the precision the booster sees.
+
+    Training reads its rows as float32 (ml/dataset.py), ``score`` and ``qc`` as float64;
+    binning both at float32 puts a value in the same bin on either side (an edge taken
+    from a float32 training value would otherwise sit just above the same float64 value).
+    """
+    return np.asarray(values, dtype="float64").astype("float32").astype("float64")
+
+
 def edges_of(values: np.ndarray, weights: np.ndarray | None = None, bins: int = BINS) -> list[float]:
-    """Interior bin edges: weighted quantiles k/bins (k = 1 .. bins-1) of the non-NaN values."""
-    values = np.asarray(values, dtype="float64")
+    """Interior bin edges: weighted quantiles k/bins (k = 1 .. bins-1) of the non-NaN values
+    (at model precision, :func:`at_model_precision`)."""
+    values = at_model_precision(values)
     w = np.ones_like(values) if weights is None else np.asarray(weights, dtype="float64")
     keep = ~np.isnan(values)
     v, w = values[keep], w[keep]
@@ -54,8 +65,9 @@ def edges_of(values: np.ndarray, weights: np.ndarray | None = None, bins: int = 
 
 
 def shares_of(values: np.ndarray, edges: Sequence[float], weights: np.ndarray | None = None) -> np.ndarray:
-    """Share of rows per bin: len(edges) + 1 value bins, then the NULL bin (sums to 1)."""
-    values = np.asarray(values, dtype="float64")
+    """Share of rows per bin: len(edges) + 1 value bins, then the NULL bin (sums to 1);
+    values at model precision, as the edges."""
+    values = at_model_precision(values)
     w = np.ones_like(values) if weights is None else np.asarray(weights, dtype="float64")
     n_bins = len(edges) + 2
     if values.size == 0:

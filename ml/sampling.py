@@ -12,6 +12,15 @@ calibration and every test metric are computed on unsampled data.
 The choice is a deterministic hash of (Depot_Number, Score_Date), so a rerun keeps the same
 rows on any machine. The window is read month by month, so memory holds one month of
 unsampled rows plus what is kept. Pure except :func:`load_window_sampled` (reads the DB).
+
+Depot sampling (``depot_rate`` < 1, for worlds where even the unsampled calibration and
+test parts do not fit, e.g. 200k depots x 24 months, docs/performance.md): only the depots
+whose hash of ("depot-sample", Depot_Number) falls below ``depot_rate`` are read, in every
+part (fit, early stopping, calibration, test). Whole depots are a uniform sample of the
+population, so no weight is needed: the booster, the isotonic calibration and the test
+figures are those of a world of ``depot_rate`` times the depots. The salt keeps the
+sample independent of the early-stopping holdout (ml/dataset.py), which hashes the same
+depots with the holdout seed.
 """
 
 from __future__ import annotations
@@ -23,11 +32,12 @@ import numpy as np
 import pandas as pd
 
 from ml.config import Settings
-from ml.dataset import label_column, load_window
+from ml.dataset import early_stopping_depots, label_column, load_window
 from ml.db import Database
 
 HASH_BUCKETS = 1 << 20
 CHUNK_DAYS = 31
+DEPOT_SALT = "depot-sample"
 
 
 def keep_mask(df: pd.DataFrame, horizons: Sequence[int], rate: float,
@@ -48,18 +58,31 @@ def keep_mask(df: pd.DataFrame, horizons: Sequence[int], rate: float,
     return keep, weight
 
 
+def depot_mask(depots: pd.Series, depot_rate: float) -> np.ndarray:
+    """Rows of the sampled depots (bool array of len(depots)); all True at rate 1 (pure)."""
+    if not 0 < depot_rate <= 1:
+        raise ValueError("depot_rate must be in (0, 1]")
+    if depot_rate == 1:
+        return np.ones(len(depots), dtype=bool)
+    return early_stopping_depots(depots, depot_rate, DEPOT_SALT)
+
+
 def load_window_sampled(db: Database, settings: Settings, start: date, end: date,
-                        horizons: Sequence[int], rate: float, keep_all_from: date) -> pd.DataFrame:
+                        horizons: Sequence[int], rate: float, keep_all_from: date,
+                        depot_rate: float = 1.0, dtype: str = "float64") -> pd.DataFrame:
     """load_window's rows, down-sampled as described above, plus a ``weight`` column.
 
-    Read in chunks of CHUNK_DAYS Score_Dates; same columns and order as load_window.
+    Read in chunks of CHUNK_DAYS Score_Dates; same columns (features as ``dtype``) and
+    order as load_window. ``depot_rate`` < 1: only the sampled depots' rows (module doc).
     """
     parts = []
     lo = start
     while lo <= end:
         hi = min(lo + timedelta(days=CHUNK_DAYS - 1), end)
-        chunk = load_window(db, settings, lo, hi, horizons)
+        chunk = load_window(db, settings, lo, hi, horizons, dtype)
+        chunk = chunk[depot_mask(chunk["Depot_Number"], depot_rate)]
         keep, weight = keep_mask(chunk, horizons, rate, keep_all_from)
         parts.append(chunk[keep].assign(weight=weight[keep]))
+        del chunk
         lo = hi + timedelta(days=1)
     return pd.concat(parts, ignore_index=True)

@@ -48,6 +48,10 @@ class TrainParams:
     # < 1: keep this share of the all-negative rows before the calibration part, weighted
     # 1/rate (ml/sampling.py); calibration and test stay unsampled. Keeps 50k depots in bounds.
     neg_sample_rate: float = 1.0
+    # < 1: train, calibrate and test on this share of the depots only (whole depots, every
+    # part; ml/sampling.py). For worlds whose calibration and test parts alone exceed the
+    # memory (200k depots x 24 months: docs/performance.md).
+    depot_sample_rate: float = 1.0
     # Monotone constraints as (feature, +1 | -1) pairs, e.g. (("Deposit_30d_eff", 1),);
     # features the model does not use are ignored. Off: measured in docs/model.md (Tuning).
     monotone: tuple[tuple[str, int], ...] = ()
@@ -55,6 +59,8 @@ class TrainParams:
     def __post_init__(self) -> None:
         if not 0 < self.neg_sample_rate <= 1:
             raise BadInput("--neg-sample-rate must be in (0, 1]")
+        if not 0 < self.depot_sample_rate <= 1:
+            raise BadInput("--depot-sample-rate must be in (0, 1]")
         if not 1 <= self.max_depth <= 16:
             raise BadInput("--max-depth must be between 1 and 16")
         if not 0 < self.learning_rate <= 1:
@@ -229,13 +235,18 @@ def train(settings: Settings, horizons: Sequence[int], windows: Windows, params:
     code = settings.target.code
     with open_target(settings) as db:
         log(f"train: loading rows {windows.train_start} .. {windows.test_end}")
-        if params.neg_sample_rate < 1:  # down-sampled negatives with weights (ml/sampling.py)
+        # features as float32: what the booster stores anyway, at half the memory
+        if params.neg_sample_rate < 1 or params.depot_sample_rate < 1:  # ml/sampling.py
             from ml.sampling import load_window_sampled
 
             data = load_window_sampled(db, settings, windows.train_start, windows.test_end, horizons,
-                                       params.neg_sample_rate, windows.calib_start)
+                                       params.neg_sample_rate, windows.calib_start,
+                                       params.depot_sample_rate, dtype="float32")
+            log(f"train: {len(data)} rows kept (negatives before the calibration part at "
+                f"{params.neg_sample_rate}, depots at {params.depot_sample_rate})")
         else:
-            data = load_window(db, settings, windows.train_start, windows.test_end, horizons)
+            data = load_window(db, settings, windows.train_start, windows.test_end, horizons,
+                               dtype="float32")
         horizon_date = label_horizon(db, settings, horizons)
         log(f"train: labels complete up to {horizon_date} (D + T <= that day)")
         for h in horizons:  # every horizon must be trainable before anything is written

@@ -216,3 +216,17 @@ def test_calendar_driven_features_are_shown_but_raise_no_psi_alert():
     assert [a["Subject"] for a in alerts] == ["Cash"]          # 0.30 >= psi_alert, not calendar-driven
     assert line.endswith("Tenure_Days 1.800 (alert, calendar-driven: not alerted), "
                          "Cash 0.300 (alert), Buys_30d 0.120 (warning)")
+
+
+def test_drift_bins_a_value_the_same_from_float32_training_and_float64_scoring():
+    """Training rows are float32, score-day rows float64 (ml/dataset.py): 0.1 is 0.1000000015
+    in float32, an edge taken from it would sit above the score day's 0.1 and move every
+    such row one bin down (a PSI from nothing). Binning at float32 keeps them together."""
+    from ml.drift import edges_of, psi, shares_of
+
+    values = np.array([0.1] * 500 + [0.3] * 300 + [2.7] * 200)
+    edges = edges_of(values.astype("float32"))
+    train = shares_of(values.astype("float32"), edges)
+    day = shares_of(values, edges)                      # the same numbers, read as float64
+    assert np.allclose(train, day)
+    assert psi(train, day) < 1e-9

@@ -44,3 +44,58 @@ def test_the_choice_is_deterministic_and_rate_one_keeps_everything():
 def test_rate_out_of_range_is_refused():
     with pytest.raises(ValueError):
         keep_mask(frame(5, 2), (7,), 0.0, date(2025, 1, 1))
+
+
+# ------------------------------------------------------------------ depot sampling
+
+def independent_depot_pick(depot: str, rate: float) -> bool:
+    """The rule of ml/sampling.py read again: sha256("depot-sample:<depot>")'s first 8 bytes
+    below rate * 2**64."""
+    import hashlib
+
+    return int.from_bytes(hashlib.sha256(f"depot-sample:{depot}".encode()).digest()[:8], "big") < rate * 2**64
+
+
+def test_depot_sampling_keeps_whole_depots_by_the_documented_hash():
+    from ml.sampling import depot_mask
+
+    df = frame(30, 400)
+    keep = depot_mask(df["Depot_Number"], 0.25)
+    by_depot = pd.Series(keep).groupby(df["Depot_Number"].to_numpy()).agg(["min", "max"])
+    assert (by_depot["min"] == by_depot["max"]).all()          # all rows of a depot, or none
+    kept = set(df.loc[keep, "Depot_Number"])
+    assert kept == {d for d in df["Depot_Number"].unique() if independent_depot_pick(d, 0.25)}
+    assert 0.19 < len(kept) / 400 < 0.31
+    assert depot_mask(df["Depot_Number"], 1.0).all()
+    with pytest.raises(ValueError):
+        depot_mask(df["Depot_Number"], 0.0)
+
+
+def test_depot_sample_is_independent_of_the_early_stopping_holdout():
+    """Same hash family, other salt: the kept depots hold ~the holdout's share, not all of it
+    (with the holdout's seed the two would nest and the fit part would vanish)."""
+    from ml.dataset import EARLY_STOPPING_SHARE, early_stopping_depots
+    from ml.sampling import depot_mask
+
+    depots = pd.Series([f"{i:07d}" for i in range(20_000)])
+    kept = depot_mask(depots, 0.25)
+    held = early_stopping_depots(depots, EARLY_STOPPING_SHARE, 42)
+    share_held_among_kept = held[kept].mean()
+    assert abs(share_held_among_kept - EARLY_STOPPING_SHARE) < 0.02
+
+
+def test_float32_features_give_the_booster_the_same_trees():
+    """Training reads features as float32 (ml/dataset.py): XGBoost stores float32 anyway, so
+    a booster fitted on the float64 matrix and one on its float32 copy predict the same."""
+    from ml.model import xgb
+
+    rng = np.random.default_rng(3)
+    X = np.round(rng.lognormal(6, 2, size=(3000, 5)), 2)      # amounts with cents
+    X[rng.random(X.shape) < 0.1] = np.nan
+    y = (rng.random(3000) < 1 / (1 + np.exp(-(np.log1p(np.nan_to_num(X[:, 0])) - 7)))).astype(int)
+    params = {"objective": "binary:logistic", "max_depth": 4, "eta": 0.3, "seed": 1, "nthread": 1}
+    b64 = xgb().train(params, xgb().DMatrix(X, label=y), 20)
+    b32 = xgb().train(params, xgb().DMatrix(X.astype("float32"), label=y), 20)
+    assert b64.save_raw("json") == b32.save_raw("json")
+    grid = xgb().DMatrix(X[:500])
+    assert (b64.predict(grid) == b32.predict(xgb().DMatrix(X[:500].astype("float32")))).all()

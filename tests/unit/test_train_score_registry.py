@@ -292,3 +292,31 @@ def test_an_older_history_table_gets_the_decision_column(tmp_path):
         hist = registry.history(db, "DEMO")
     assert list(hist.columns)[-1] == "Decision_Json" and len(hist) == 2
     assert hist["Decision_Json"].dropna().tolist() == ['{"champion": null}']   # the old row: NULL
+
+
+def test_depot_sampling_trains_calibrates_and_tests_on_the_sampled_depots_only(world):
+    """train --depot-sample-rate: every part holds only the depots of the documented hash
+    (tests/unit/test_sampling.py reads the rule again); the registry records the rate."""
+    import json
+
+    from ml.dataset import label_horizon
+    from test_sampling import independent_depot_pick
+
+    settings, _ = world
+    out = train(settings, (30,), WINDOWS, TrainParams(n_estimators=30, n_boot=0, depot_sample_rate=0.5))
+    with open_target(settings) as db:
+        h = label_horizon(db, settings, (30,))
+        rows = db.query_df(
+            "SELECT a.Depot_Number, a.Score_Date FROM dbo.CD_FA_AGG_BUY_DEMO a JOIN dbo.CD_FA_LABELS_DEMO l "
+            "ON l.Score_Date = a.Score_Date AND l.Depot_Number = a.Depot_Number "
+            "WHERE a.Pre_First_Target = 1 AND l.label_T30 IS NOT NULL AND a.Score_Date BETWEEN ? AND ?",
+            [WINDOWS.test_start, WINDOWS.test_end])
+        reg = db.query_df("SELECT Test_Rows, Params_Json, Metrics_Json FROM dbo.FA_MODEL_REGISTRY "
+                          "WHERE Version = ?", [out[0]["version"]]).iloc[0]
+    rows = rows[pd.to_datetime(rows["Score_Date"]) + pd.Timedelta(days=30) <= pd.Timestamp(h)]
+    picked = rows["Depot_Number"].astype(str).map(lambda d: independent_depot_pick(d, 0.5))
+    assert 0 < picked.sum() < len(rows)
+    assert reg["Test_Rows"] == picked.sum()
+    assert json.loads(reg["Params_Json"])["depot_sample_rate"] == 0.5
+    parts = json.loads(reg["Metrics_Json"])["parts"]
+    assert parts["test"]["rows"] == picked.sum()
