@@ -45,7 +45,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "results.json"
 DOC = ROOT / "docs" / "performance.md"
 PY = sys.executable
-STEPS = ("backfill", "seed", "train", "score", "daily", "sampling")
+STEPS = ("backfill", "chunks", "seed", "train", "score", "daily", "sampling")
 SEED = 42
 END_DATE = date(2025, 8, 20)
 
@@ -120,6 +120,13 @@ def median_of(runs: list[dict[str, Any]], key: str) -> float:
 
 def load_results() -> dict[str, Any]:
     return json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+
+
+def use_results(path: Path) -> None:
+    """Read and write results at ``path`` instead (``--results``: e.g. the 200k scale run
+    in its own file, whose tables go into their own block of docs/performance.md)."""
+    global RESULTS
+    RESULTS = path
 
 
 def save_result(key: str, value: dict[str, Any]) -> None:
@@ -224,13 +231,28 @@ def query(db: Path, sql: str, params: Sequence = ()) -> list[tuple]:
 # ---------------------------------------------------------------------------- steps
 
 
-def step_backfill(w: World, repeats: int, deadline) -> None:
+def backfill_source(w: World, day_before: bool) -> Path:
+    """The source the backfill step runs on: the world, or (``day_before``) the world
+    without the files of its last day, so that the backfilled target is the state the
+    24-month ``daily`` starts from (step_daily reuses it instead of a second backfill)."""
+    return truncated_source(w, 24, horizon_of(w), before_h=True) if day_before else w.source
+
+
+def chunk_months_of(stderr_path: str) -> int | None:
+    """Months per dbt run, as the backfill logged it (None: one `dbt build` for all)."""
+    m = re.search(r"(\d+) month\(s\) per dbt run", Path(stderr_path).read_text())
+    return int(m.group(1)) if m else None
+
+
+def step_backfill(w: World, repeats: int, deadline, day_before: bool = False) -> None:
     runs = []
+    env = w.env(backfill_source(w, day_before))
     for i in range(repeats):
         for p in (w.target, Path(str(w.target) + ".wal")):
             p.unlink(missing_ok=True)
         log(f"{w.label}: backfill --months 24 (run {i + 1}/{repeats})")
-        r = w.orchestrate(["backfill", "--months", "24"], f"backfill-{i}", deadline)
+        r = w.orchestrate(["backfill", "--months", "24"], f"backfill-{i}", deadline, env)
+        r["chunk_months"] = chunk_months_of(r["stderr_path"])
         s = summary_values(r["stdout"])
         r["rows"] = int(s["aggregate_rows"]) + int(s["label_rows"])
         r["aggregate_rows"], r["label_rows"] = int(s["aggregate_rows"]), int(s["label_rows"])
@@ -243,7 +265,87 @@ def step_backfill(w: World, repeats: int, deadline) -> None:
         "label_rows": runs[0]["label_rows"],
         "rows_per_second": round(runs[0]["rows"] / median_of(runs, "seconds")),
         "all_seconds": [r["seconds"] for r in runs], "load1": [r["load1"] for r in runs],
+        "all_cpu_seconds": [r["cpu_seconds"] for r in runs],
+        "chunk_months": runs[0]["chunk_months"], "day_before": day_before,
+        "memory_limit": os.environ.get("FA_DUCKDB_MEMORY_LIMIT") or "FA_CONFIG duckdb.memory_limit",
     })
+
+
+def sample_days(lo: date, hi: date) -> list[date]:
+    """Days to compare two backfills on: the last and first day of every month boundary in
+    [lo, hi] (where chunks of different sizes start and end), plus lo and hi."""
+    days = {lo, hi}
+    d = lo
+    while d < hi:
+        nxt = (d.replace(day=1) + timedelta(days=32)).replace(day=1)
+        if nxt <= hi:
+            days |= {nxt - timedelta(days=1), nxt}
+        d = nxt
+    return sorted(days)
+
+
+def table_fingerprints(db: Path, days: Sequence[date]) -> dict[str, tuple[int, int]]:
+    """{table: (rows, sum of row hashes)} of every table in schema dbo: the rows of ``days``
+    where the table has a Score_Date column, all rows otherwise. An order-independent
+    fingerprint of the multiset of rows (DuckDB's hash of the whole row)."""
+    import duckdb
+
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        tables = [t for (t,) in con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'dbo' "
+            "AND table_type = 'BASE TABLE' ORDER BY 1").fetchall()]
+        out = {}
+        for t in tables:
+            cols = {c for (c,) in con.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_schema = 'dbo' "
+                "AND table_name = ?", [t]).fetchall()}
+            where = "WHERE Score_Date IN (SELECT unnest(?::DATE[]))" if "Score_Date" in cols else ""
+            args = [[d.isoformat() for d in days]] if where else []
+            n, h = con.execute(f'SELECT count(*), coalesce(sum(hash(x)::HUGEINT), 0) '
+                               f'FROM dbo."{t}" x {where}', args).fetchall()[0]
+            out[t] = (int(n), int(h))
+        return out
+    finally:
+        con.close()
+
+
+# tables whose rows record when or how a run happened, not what it computed
+RUN_TABLES = re.compile(r"^(FA_RUN_LOG|FA_MODEL_|FA_QC|FA_LOCK|FA_FUND_DEFINITION)", re.I)
+
+
+def step_chunks(w: World, deadline, months: int, day_before: bool = False) -> None:
+    """The self-check of issue 14: a second backfill of the same world into a fresh DB with
+    ``months`` months per dbt run must give the backfill step's tables, compared on the
+    days where chunks of different sizes meet (sample_days) and whole for tables without
+    Score_Date (every table of schema dbo but the run-record tables)."""
+    res = load_results().get(f"backfill/{w.label}")
+    if res is None:
+        raise RuntimeError("run the backfill step first (this compares with its target DB)")
+    if res.get("chunk_months") == months:
+        raise RuntimeError(f"--check-chunk-months {months} is the backfill's own chunk size")
+    other = w.dir / "fa_chunks.duckdb"
+    for p in (other, Path(str(other) + ".wal")):
+        p.unlink(missing_ok=True)
+    log(f"{w.label}: backfill --months 24 --chunk-months {months} (chunk self-check)")
+    r = w.orchestrate(["backfill", "--months", "24", "--chunk-months", str(months)],
+                      "backfill-chunks", deadline, w.env(backfill_source(w, day_before), other))
+    lo, hi = query(w.target, "SELECT min(Score_Date), max(Score_Date) FROM dbo.CD_FA_AGG_BUY_DEMO")[0]
+    days = sample_days(lo, hi)
+    a, b = table_fingerprints(w.target, days), table_fingerprints(other, days)
+    compared = sorted(t for t in set(a) | set(b) if not RUN_TABLES.match(t))
+    differ = [t for t in compared if a.get(t) != b.get(t)]
+    save_result(f"chunks/{w.label}", {
+        "depots": w.depots, "chunk_months": [res.get("chunk_months"), months],
+        "seconds": r["seconds"], "cpu_seconds": r["cpu_seconds"], "rss_mb": r["rss_mb"],
+        "sample_days": len(days), "tables": len(compared),
+        "rows_compared": sum(a.get(t, (0, 0))[0] for t in compared),
+        "equal": not differ, "differ": differ, "skipped": sorted(set(a) - set(compared)),
+        "load1": r["load1"],
+    })
+    log(f"{w.label}: chunk self-check {'equal' if not differ else 'DIFFERS: ' + ', '.join(differ)} "
+        f"({len(compared)} tables, {len(days)} sample days)")
+    other.unlink(missing_ok=True)
 
 
 def step_seed(w: World, every: int, deadline) -> None:
@@ -280,12 +382,12 @@ def step_seed(w: World, every: int, deadline) -> None:
 
 
 def train_windows(w: World) -> dict[str, date]:
-    """The demo's windows (ml.runner.demo_windows) for this world's backfilled range."""
+    """The demo's windows (ml.runner.demo_windows) for this world's backfilled range (its
+    last Score_Date is the data horizon the backfill saw)."""
     from ml.runner import demo_windows
 
     lo, hi = query(w.target, "SELECT min(Score_Date), max(Score_Date) FROM dbo.CD_FA_AGG_BUY_DEMO")[0]
-    h = horizon_of(w)
-    return demo_windows(lo, h, 30)
+    return demo_windows(lo, hi, 30)
 
 
 def train_args(win: dict[str, date], horizons: str, extra: Sequence[str] = ()) -> list[str]:
@@ -363,6 +465,8 @@ def truncated_source(w: World, months: int, h: date, before_h: bool = False) -> 
         return path
     cutoff = date(h.year - (months // 12) - (1 if (h.month - months % 12) < 1 else 0),
                   (h.month - months % 12 - 1) % 12 + 1, h.day)
+    if not before_h and query(w.source, "SELECT min(Datei_Datum) FROM dbo.cd_Datei")[0][0] > cutoff:
+        return w.source  # nothing to cut: no copy of the whole world (3.7 GB at 200k)
     last = h - timedelta(days=1) if before_h else date(9999, 12, 31)
     con = duckdb.connect(str(path))
     con.execute(f"ATTACH '{w.source}' AS s (READ_ONLY)")
@@ -389,25 +493,34 @@ def copy_registry(src_db: Path, dst_db: Path) -> None:
     con.close()
 
 
-def step_daily(w: World, repeats: int, deadline, histories: Sequence[int] = (3, 12, 24)) -> None:
+def step_daily(w: World, repeats: int, deadline, histories: Sequence[int] = (3, 12, 24),
+               day_before: bool = False) -> None:
     """``daily --date h`` after 3, 12 and 24 months, each run on a fresh copy of the state
     of the day before: a backfill up to h-1 on the source without day h's files, then the
     daily run on the source with them (so it has a day's new files to classify, as in
-    production; a rerun on an unchanged source would have nothing new to do)."""
+    production; a rerun on an unchanged source would have nothing new to do).
+
+    ``day_before``: the backfill step already ran on that source (backfill_source), so its
+    target, with the trained models and the last day scored, is the 24-month state.
+    """
     h = horizon_of(w)
     for months in histories:
         source = truncated_source(w, months, h)
-        before = truncated_source(w, months, h, before_h=True)
-        prepared = w.dir / f"fa_{months}m_before.duckdb"
         target = w.dir / f"fa_{months}m.duckdb"
-        for p in (prepared, Path(str(prepared) + ".wal")):
-            p.unlink(missing_ok=True)
-        log(f"{w.label}: backfill of {months} months before {h} for the daily run")
-        first = query(before, "SELECT min(Datei_Datum) FROM dbo.cd_Datei")[0][0]
-        w.orchestrate(["backfill", "--start-date", first.isoformat(), "--end-date",
-                       (h - timedelta(days=1)).isoformat()], f"daily-prep-{months}m", deadline,
-                      w.env(before, prepared))
-        copy_registry(w.target, prepared)
+        if day_before and months == 24:
+            prepared = w.target
+            log(f"{w.label}: the backfill step's target is the state of the day before {h}")
+        else:
+            before = truncated_source(w, months, h, before_h=True)
+            prepared = w.dir / f"fa_{months}m_before.duckdb"
+            for p in (prepared, Path(str(prepared) + ".wal")):
+                p.unlink(missing_ok=True)
+            log(f"{w.label}: backfill of {months} months before {h} for the daily run")
+            first = query(before, "SELECT min(Datei_Datum) FROM dbo.cd_Datei")[0][0]
+            w.orchestrate(["backfill", "--start-date", first.isoformat(), "--end-date",
+                           (h - timedelta(days=1)).isoformat()], f"daily-prep-{months}m", deadline,
+                          w.env(before, prepared))
+            copy_registry(w.target, prepared)
         env = w.env(source, target)
         runs = []
         for i in range(repeats):
@@ -422,6 +535,7 @@ def step_daily(w: World, repeats: int, deadline, histories: Sequence[int] = (3, 
                           for m in re.finditer(r"<== (\w+): ok in ([\d.]+) s", err)}
             runs.append(r)
             log(f"{w.label}: daily {months}m: {r['seconds']} s {r['steps']} exit {r['exit_code']}")
+        target.unlink(missing_ok=True)  # 8.8 GB at 200k
         steps = {k: round(statistics.median(r["steps"].get(k, float('nan')) for r in runs), 1)
                  for k in ("dbt", "score", "qc")}
         save_result(f"daily/{w.label}/{months}m", {
@@ -481,7 +595,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--deadline", default=None, help="HH:MM UTC: kill any run still going then")
     p.add_argument("--data-dir", type=Path, default=Path(os.environ.get("FA_BENCH_DIR", ROOT / "data" / "bench")))
     p.add_argument("--docs-only", action="store_true", help="only regenerate docs/performance.md")
+    p.add_argument("--results", type=Path, default=None,
+                   help="results file (default bench/results/results.json); sizes of 100k and "
+                        "more go into the scale block of docs/performance.md")
+    p.add_argument("--depot-sample-rate", type=float, default=0.25,
+                   help="train on this share of the depots above 50k (train --depot-sample-rate)")
+    p.add_argument("--check-chunk-months", type=int, default=2,
+                   help="months per dbt run of the chunks step's second backfill")
+    p.add_argument("--day-before", choices=("auto", "yes", "no"), default="auto",
+                   help="backfill on the world without its last day's files and start the "
+                        "24-month daily from that state (auto: from 100k depots; saves a backfill)")
     a = p.parse_args(argv)
+    if a.results is not None:
+        use_results(a.results)
     if a.docs_only:
         from bench.report import write_doc
 
@@ -507,6 +633,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for n in sizes:
             w = World(a.data_dir, n, a.days)
             w.ensure_source(deadline)
+            day_before = a.day_before == "yes" or (a.day_before == "auto" and n >= 100_000)
             for step in steps:
                 if step == "seed" and n > a.seed_max_depots:
                     continue  # estimated from 2k and 10k in the report
@@ -514,17 +641,23 @@ def main(argv: Sequence[str] | None = None) -> int:
                     continue
                 t0 = time.monotonic()
                 if step == "backfill":
-                    step_backfill(w, repeats, deadline)
+                    step_backfill(w, repeats, deadline, day_before)
+                elif step == "chunks":
+                    step_chunks(w, deadline, a.check_chunk_months, day_before)
                 elif step == "seed":
                     step_seed(w, a.seed_every or (7 if n < 5000 else 30 if n <= 10_000 else 61), deadline)
                 elif step == "train":
                     # 50k: all rows would not fit the 6 GB budget (docs/performance.md)
                     extra = ["--neg-sample-rate", str(a.sample_rate)] if n >= 50_000 else []
+                    if n > 50_000 and a.depot_sample_rate < 1:
+                        # 200k: calibration + test alone are ~23M rows x 40 features
+                        extra += ["--depot-sample-rate", str(a.depot_sample_rate)]
                     step_train(w, a.train_repeats or repeats, deadline, extra)
                 elif step == "score":
                     step_score(w, repeats, deadline)
                 elif step == "daily":
-                    step_daily(w, repeats, deadline, [int(x) for x in a.histories.split(",")])
+                    step_daily(w, repeats, deadline, [int(x) for x in a.histories.split(",")],
+                               day_before)
                 elif step == "sampling":
                     step_sampling(w, deadline, a.sample_rate)
                 log(f"{w.label}: step {step} done in {time.monotonic() - t0:.0f} s")
