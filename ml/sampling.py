@@ -14,9 +14,10 @@ rows on any machine. The window is read month by month, so memory holds one mont
 unsampled rows plus what is kept. Pure except :func:`load_window_sampled` (reads the DB).
 
 Depot sampling (``depot_rate`` < 1, for worlds where even the unsampled calibration and
-test parts do not fit, e.g. 200k depots x 24 months, docs/performance.md): only the depots
-whose hash of ("depot-sample", Depot_Number) falls below ``depot_rate`` are read, in every
-part (fit, early stopping, calibration, test). Whole depots are a uniform sample of the
+test parts do not fit, e.g. 200k depots x 24 months, docs/scale.md): only the depots
+whose hash of ("depot-sample", Depot_Number) falls below ``depot_rate`` are kept, in every
+part (fit, early stopping, calibration, test). Each chunk is still read whole and filtered
+in pandas; at 200k that read, not the kept rows, is most of train's peak memory. Whole depots are a uniform sample of the
 population, so no weight is needed: the booster, the isotonic calibration and the test
 figures are those of a world of ``depot_rate`` times the depots. The salt keeps the
 sample independent of the early-stopping holdout (ml/dataset.py), which hashes the same
