@@ -241,6 +241,37 @@ def complete(df: pd.DataFrame, horizon: int, horizon_date: date | None) -> pd.Se
     return df[col].notna() & (df["Score_Date"] + pd.Timedelta(days=horizon) <= pd.Timestamp(horizon_date))
 
 
+def split_masks(df: pd.DataFrame, windows: Windows, horizon: int,
+                horizon_date: date | None) -> dict[str, pd.Series]:
+    """The rows of each part of :func:`split` as boolean Series over ``df``'s index (pure).
+
+    Masks, not copies, so a caller can keep a part's rows (e.g. the test rows until the
+    registry decision) at 1 byte a row and cut them from ``df`` when it needs them.
+    """
+    # masks over df itself: a filtered copy of df first would hold its rows twice
+    known = complete(df, horizon, horizon_date)
+    day, end = df["Score_Date"], df["Score_Date"] + pd.Timedelta(days=horizon)
+    ts = pd.Timestamp
+    fit_time = known & (day >= ts(windows.train_start)) & (end < ts(windows.calib_start))
+    held = pd.Series(False, index=df.index)
+    held[fit_time] = early_stopping_depots(df.loc[fit_time, "Depot_Number"],
+                                           windows.early_stopping_share, windows.holdout_seed)
+    return {
+        "fit": fit_time & ~held,
+        "early_stopping": fit_time & held,
+        "calibration": known & (day >= ts(windows.calib_start)) & (day <= ts(windows.train_end))
+                       & (end < ts(windows.test_start)),
+        "test": known & (day >= ts(windows.test_start)) & (day <= ts(windows.test_end)),
+    }
+
+
+def part_of(df: pd.DataFrame, mask: pd.Series, horizon: int) -> pd.DataFrame:
+    """The rows of ``mask`` (a copy) with a column ``label`` (int 0/1) for ``horizon``."""
+    part = df[mask].copy()
+    part["label"] = part[label_column(horizon)].astype("int64")
+    return part
+
+
 def split(df: pd.DataFrame, windows: Windows, horizon: int,
           horizon_date: date | None) -> dict[str, pd.DataFrame]:
     """Cut label-complete rows into fit / early_stopping / calibration / test with purge gaps.
@@ -252,28 +283,8 @@ def split(df: pd.DataFrame, windows: Windows, horizon: int,
     (:func:`early_stopping_depots`) are the early_stopping part, the others the fit part.
     Returns a dict of DataFrames (copies) with a column ``label`` (int 0/1).
     """
-    col = label_column(horizon)
-    # masks over df itself: a filtered copy of df first would hold its rows twice
-    known = complete(df, horizon, horizon_date)
-    day, end = df["Score_Date"], df["Score_Date"] + pd.Timedelta(days=horizon)
-    ts = pd.Timestamp
-    fit_time = known & (day >= ts(windows.train_start)) & (end < ts(windows.calib_start))
-    held = pd.Series(False, index=df.index)
-    held[fit_time] = early_stopping_depots(df.loc[fit_time, "Depot_Number"],
-                                           windows.early_stopping_share, windows.holdout_seed)
-    masks = {
-        "fit": fit_time & ~held,
-        "early_stopping": fit_time & held,
-        "calibration": known & (day >= ts(windows.calib_start)) & (day <= ts(windows.train_end))
-                       & (end < ts(windows.test_start)),
-        "test": known & (day >= ts(windows.test_start)) & (day <= ts(windows.test_end)),
-    }
-    out = {}
-    for name, mask in masks.items():
-        part = df[mask].copy()
-        part["label"] = part[col].astype("int64")
-        out[name] = part
-    return out
+    return {name: part_of(df, mask, horizon)
+            for name, mask in split_masks(df, windows, horizon, horizon_date).items()}
 
 
 def check_features(features: Sequence[str] | None) -> tuple[str, ...]:

@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 
 from ml.config import Settings, default_of
-from ml.dataset import (FEATURES, Windows, check_features, check_horizons, label_horizon, load_window,
-                        matrix, split)
+from ml.dataset import (FEATURES, Windows, check_features, check_horizons, label_column, label_horizon,
+                        load_window, matrix, part_of, split_masks)
 from ml.db import open_target
 from ml.log import log
 from ml.errors import BadInput, DataError
@@ -88,18 +88,18 @@ class TrainParams:
         return out
 
 
-def _check_part(parts: dict[str, pd.DataFrame], name: str, horizon: int, windows: Windows) -> None:
-    part = parts[name]
+def _check_part(labels: pd.Series, name: str, horizon: int, windows: Windows) -> None:
+    """Refuse a part (its label column) that is empty or, before the test, of one class."""
     lo, hi = next((lo, hi) for n, lo, hi in windows.parts() if n == name)
-    if part.empty:
+    if labels.empty:
         raise DataError(
             f"no labelled rows for T{horizon} in the {name} part [{lo}, {hi}] "
             "(after purge gaps; a label is complete only when D+T <= the data horizon): "
             "run 'python orchestrate.py backfill' for these dates or choose other windows"
         )
-    if name != "test" and part["label"].nunique() < 2:
+    if name != "test" and labels.nunique() < 2:
         raise DataError(
-            f"the {name} part [{lo}, {hi}] of T{horizon} has only label {int(part['label'].iloc[0])}: "
+            f"the {name} part [{lo}, {hi}] of T{horizon} has only label {int(labels.iloc[0])}: "
             "choose a longer window"
         )
 
@@ -250,18 +250,18 @@ def train(settings: Settings, horizons: Sequence[int], windows: Windows, params:
         horizon_date = label_horizon(db, settings, horizons)
         log(f"train: labels complete up to {horizon_date} (D + T <= that day)")
         for h in horizons:  # every horizon must be trainable before anything is written
-            parts = split(data, windows, h, horizon_date)
-            for name in ("fit", "early_stopping", "calibration", "test"):
-                _check_part(parts, name, h, windows)
-        # One horizon's parts at a time (split again below): holding all three horizons'
-        # copies at once took ~5.2 GB at 50k depots (docs/performance.md).
-        del parts
+            for name, mask in split_masks(data, windows, h, horizon_date).items():
+                _check_part(data.loc[mask, label_column(h)], name, h, windows)
         created = registry.utc_now()
         version = registry.new_version(created, {"code": code, "windows": windows.as_dict(),
                                                  "params": asdict(params)})
         trained = []
+        # One horizon's parts at a time: holding all three horizons' copies at once took
+        # ~5.2 GB at 50k depots (docs/performance.md). Of a trained horizon only its test
+        # rows' mask is kept; the rows are cut again for the registry decision below.
         for h in horizons:
-            parts = split(data, windows, h, horizon_date)
+            masks = split_masks(data, windows, h, horizon_date)
+            parts = {name: part_of(data, mask, h) for name, mask in masks.items()}
             counts = _part_counts(parts)
             log(f"train: T{h}: fit {counts['fit']['rows']} rows, early stopping "
                 f"{counts['early_stopping']['rows']}, calibration {counts['calibration']['rows']}, "
@@ -303,17 +303,19 @@ def train(settings: Settings, horizons: Sequence[int], windows: Windows, params:
                 "Train_Rows": counts["fit"]["rows"], "Test_Rows": counts["test"]["rows"],
                 "Best_Iteration": info["best_iteration"], "Created_At": created, **paths,
             }
-            trained.append((h, row, test, metrics))
+            trained.append((h, row, masks["test"], metrics))
+            del parts, test  # freed before the next horizon's parts are cut
         summary = []
         # Registration and every horizon's activation in one transaction: a crash leaves
         # the registry as it was before this run (the orphan artifact folder is never read).
         with db.transaction():
             registry.register(db, pd.DataFrame([r for _, r, _, _ in trained]))
-            decisions = {h: _decide(db, settings, h, version, test, metrics, force_promote)
+            decisions = {h: _decide(db, settings, h, version, part_of(data, test, h), metrics,
+                                    force_promote)
                          if features == FEATURES else
                          (False, "not activated: trained on a feature list other than ml.features.FEATURES")
                          for h, _, test, metrics in trained}
-        for h, row, test, metrics in trained:
+        for h, row, _, metrics in trained:
             active, note = decisions[h]
             summary.append({
                 "horizon": h, "version": version, "ap": metrics["ap"], "ap_ci": metrics["ci"].get("ap"),
