@@ -10,8 +10,8 @@ booster sees the same expected class balance and loss (Horvitz-Thompson weights)
 calibration and every test metric are computed on unsampled data.
 
 The choice is a deterministic hash of (Depot_Number, Score_Date), so a rerun keeps the same
-rows on any machine. The window is read month by month, so memory holds one month of
-unsampled rows plus what is kept. Pure except :func:`load_window_sampled` (reads the DB).
+rows on any machine. The window is read a week at a time (CHUNK_DAYS), so memory holds
+one week of unsampled rows plus what is kept; the chunk size changes no row. Pure except :func:`load_window_sampled` (reads the DB).
 
 Depot sampling (``depot_rate`` < 1, for worlds where even the unsampled calibration and
 test parts do not fit, e.g. 200k depots x 24 months, docs/scale.md): only the depots
@@ -37,7 +37,7 @@ from ml.dataset import early_stopping_depots, label_column, load_window
 from ml.db import Database
 
 HASH_BUCKETS = 1 << 20
-CHUNK_DAYS = 31
+CHUNK_DAYS = 7  # a week of 200k depots is ~1.1M unsampled rows, a month ~4.8M (docs/scale.md)
 DEPOT_SALT = "depot-sample"
 
 
@@ -70,16 +70,19 @@ def depot_mask(depots: pd.Series, depot_rate: float) -> np.ndarray:
 
 def load_window_sampled(db: Database, settings: Settings, start: date, end: date,
                         horizons: Sequence[int], rate: float, keep_all_from: date,
-                        depot_rate: float = 1.0, dtype: str = "float64") -> pd.DataFrame:
+                        depot_rate: float = 1.0, dtype: str = "float64",
+                        chunk_days: int = CHUNK_DAYS) -> pd.DataFrame:
     """load_window's rows, down-sampled as described above, plus a ``weight`` column.
 
-    Read in chunks of CHUNK_DAYS Score_Dates; same columns (features as ``dtype``) and
-    order as load_window. ``depot_rate`` < 1: only the sampled depots' rows (module doc).
+    Read in chunks of ``chunk_days`` Score_Dates (peak memory only: every row's keep and
+    weight depend on the row alone, so the result is the same for any chunk size); same
+    columns (features as ``dtype``) and order as load_window. ``depot_rate`` < 1: only the
+    sampled depots' rows (module doc).
     """
     parts = []
     lo = start
     while lo <= end:
-        hi = min(lo + timedelta(days=CHUNK_DAYS - 1), end)
+        hi = min(lo + timedelta(days=chunk_days - 1), end)
         chunk = load_window(db, settings, lo, hi, horizons, dtype)
         chunk = chunk[depot_mask(chunk["Depot_Number"], depot_rate)]
         keep, weight = keep_mask(chunk, horizons, rate, keep_all_from)

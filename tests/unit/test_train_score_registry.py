@@ -320,3 +320,26 @@ def test_depot_sampling_trains_calibrates_and_tests_on_the_sampled_depots_only(w
     assert json.loads(reg["Params_Json"])["depot_sample_rate"] == 0.5
     parts = json.loads(reg["Metrics_Json"])["parts"]
     assert parts["test"]["rows"] == picked.sum()
+
+
+def test_sampled_read_is_the_same_rows_whatever_the_chunk_size(world):
+    """load_window_sampled cuts the window into chunks only to bound memory: one-day,
+    weekly and whole-window chunks give the same rows, weights and order, and at rates 1
+    the rows of load_window itself (weight 1)."""
+    from ml.dataset import load_window
+    from ml.sampling import load_window_sampled
+
+    settings, _ = world
+    lo, hi, keep_all = WINDOWS.train_start, WINDOWS.test_end, WINDOWS.calib_start
+    with open_target(settings) as db:
+        def read(days, rate=0.3, depot_rate=0.5):
+            return load_window_sampled(db, settings, lo, hi, (7, 30), rate, keep_all, depot_rate,
+                                       "float32", chunk_days=days)
+        weekly = read(7)
+        assert 0 < len(weekly) and (weekly["weight"] > 1).any()
+        for days in (1, 31, (hi - lo).days + 1):
+            pd.testing.assert_frame_equal(read(days), weekly)
+        whole = load_window(db, settings, lo, hi, (7, 30), "float32")
+        unsampled = read(7, rate=1.0, depot_rate=1.0)
+    assert (unsampled["weight"] == 1).all()
+    pd.testing.assert_frame_equal(unsampled.drop(columns="weight"), whole)
