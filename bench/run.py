@@ -244,6 +244,16 @@ def chunk_months_of(stderr_path: str) -> int | None:
     return int(m.group(1)) if m else None
 
 
+def memory_limit_of(env: dict[str, str]) -> str:
+    """DuckDB's memory_limit the steps run with: FA_CONFIG's ``duckdb.memory_limit`` (the
+    one setting; orchestrate.py exports it to dbt's profile, so FA_DUCKDB_MEMORY_LIMIT in
+    the bench's environment would be overwritten)."""
+    sys.path.insert(0, str(ROOT))
+    from ml.config import load_settings
+
+    return load_settings(env).duckdb_memory_limit
+
+
 def step_backfill(w: World, repeats: int, deadline, day_before: bool = False) -> None:
     runs = []
     env = w.env(backfill_source(w, day_before))
@@ -267,7 +277,7 @@ def step_backfill(w: World, repeats: int, deadline, day_before: bool = False) ->
         "all_seconds": [r["seconds"] for r in runs], "load1": [r["load1"] for r in runs],
         "all_cpu_seconds": [r["cpu_seconds"] for r in runs],
         "chunk_months": runs[0]["chunk_months"], "day_before": day_before,
-        "memory_limit": os.environ.get("FA_DUCKDB_MEMORY_LIMIT") or "FA_CONFIG duckdb.memory_limit",
+        "memory_limit": memory_limit_of(env),
     })
 
 
