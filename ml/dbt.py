@@ -35,11 +35,22 @@ def dbt_vars(settings: Settings, start: date | None = None, end: date | None = N
 
 
 def export_env(settings: Settings) -> None:
-    """Set the variables dbt_project/profiles.yml reads (absolute paths)."""
+    """Set the variables dbt_project/profiles.yml reads (absolute paths).
+
+    DuckDB's memory limit and threads are FA_CONFIG's ``duckdb:`` block (one setting for
+    dbt and Python); a different FA_DUCKDB_MEMORY_LIMIT / FA_DUCKDB_THREADS in the
+    environment (meant for a hand-run dbt) is replaced, and said so on stderr, because a
+    limit that silently does not apply misleads whoever sized the machine by it.
+    """
     os.environ["FA_SOURCE_DB"] = str(settings.source_db)
     os.environ["FA_DUCKDB_PATH"] = str(settings.duckdb_path)
-    os.environ["FA_DUCKDB_MEMORY_LIMIT"] = settings.duckdb_memory_limit
-    os.environ["FA_DUCKDB_THREADS"] = str(settings.duckdb_threads)
+    for name, value, key in (("FA_DUCKDB_MEMORY_LIMIT", settings.duckdb_memory_limit, "memory_limit"),
+                             ("FA_DUCKDB_THREADS", str(settings.duckdb_threads), "threads")):
+        given = os.environ.get(name, "").strip()
+        if given and given != value:
+            log(f"warning: {name}={given} is replaced by FA_CONFIG duckdb.{key} = {value} "
+                "(set it there; docs/operations.md)")
+        os.environ[name] = value
     os.environ["FA_DBT_TARGET"] = settings.engine  # load_settings refused a contradicting one
     os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
 

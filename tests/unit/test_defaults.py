@@ -181,3 +181,18 @@ def test_default_of_names_a_missing_default():
     assert default_of(Settings, "timeouts") is not default_of(Settings, "timeouts")  # a fresh dict
     with pytest.raises(KeyError, match="Settings.target has no default"):
         default_of(Settings, "target")
+
+
+def test_a_contradicting_duckdb_variable_is_replaced_and_said_so(monkeypatch, tmp_path, capsys):
+    """FA_CONFIG's duckdb block is the one setting: a leftover FA_DUCKDB_MEMORY_LIMIT does
+    not apply to orchestrate.py's runs, and the operator is told on stderr."""
+    from ml.dbt import export_env
+
+    s = load(tmp_path, MINIMAL)
+    monkeypatch.setenv("FA_DUCKDB_MEMORY_LIMIT", "7GB")
+    monkeypatch.setenv("FA_DUCKDB_THREADS", str(s.duckdb_threads))  # the same: no warning
+    export_env(s)
+    assert os.environ["FA_DUCKDB_MEMORY_LIMIT"] == s.duckdb_memory_limit != "7GB"
+    err = capsys.readouterr().err.splitlines()
+    assert err == [f"warning: FA_DUCKDB_MEMORY_LIMIT=7GB is replaced by FA_CONFIG duckdb.memory_limit "
+                   f"= {s.duckdb_memory_limit} (set it there; docs/operations.md)"]
