@@ -605,6 +605,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--deadline", default=None, help="HH:MM UTC: kill any run still going then")
     p.add_argument("--data-dir", type=Path, default=Path(os.environ.get("FA_BENCH_DIR", ROOT / "data" / "bench")))
     p.add_argument("--docs-only", action="store_true", help="only regenerate docs/performance.md")
+    p.add_argument("--no-docs", action="store_true",
+                   help="leave docs/performance.md alone (points for another file's results, "
+                        "e.g. the growth fit of docs/scale.md)")
     p.add_argument("--results", type=Path, default=None,
                    help="results file (default bench/results/results.json); sizes of 100k and "
                         "more go into the scale block of docs/performance.md")
@@ -637,7 +640,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     deadline = parse_deadline(a.deadline)
     sys.path.insert(0, str(ROOT))
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    from bench.report import write_doc
+    from bench.report import write_doc as write_report
+
+    def write_doc(results, doc) -> None:
+        if not a.no_docs:
+            write_report(results, doc)
 
     try:
         for n in sizes:
