@@ -551,7 +551,7 @@ def step_daily(w: World, repeats: int, deadline, histories: Sequence[int] = (3, 
                               env, ok_codes=(0, 5))
             err = Path(r["stderr_path"]).read_text()
             r["steps"] = {m.group(1): float(m.group(2))
-                          for m in re.finditer(r"<== (\w+): ok in ([\d.]+) s", err)}
+                          for m in re.finditer(r"<== (\w+): (?:ok|exit \d+) in ([\d.]+) s", err)}
             runs.append(r)
             log(f"{w.label}: daily {months}m: {r['seconds']} s {r['steps']} exit {r['exit_code']}")
         target.unlink(missing_ok=True)  # 8.8 GB at 200k

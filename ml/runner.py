@@ -114,6 +114,8 @@ def run_step(step: str, args: Sequence[str], timeout: float | None,
     runlog.step_row(step, started, seconds, failure.exit_code if failure else 0, facts,
                     facts.get("message") or (str(failure) if failure else None))
     if failure is not None:
+        # the duration of a failed step too: a QC alert (exit 5) ends a run that did its work
+        log(f"<== {step}: exit {failure.exit_code} in {seconds:.1f} s")
         raise failure
     log(f"<== {step}: ok in {seconds:.1f} s")
     return seconds

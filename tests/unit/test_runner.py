@@ -29,12 +29,16 @@ def test_step_past_its_time_limit_is_killed(fake_orchestrate):
         runner.run_step("score", ["score"], timeout=1)
 
 
-def test_child_exit_code_is_passed_on(fake_orchestrate):
+def test_child_exit_code_is_passed_on(fake_orchestrate, capsys):
     fake_orchestrate("sys.exit(3 if sys.argv[1] == 'score' else 0)")
     with pytest.raises(runner.StepFailed) as exc:
         runner.run_step("score", ["score"], timeout=10)
     assert exc.value.exit_code == 3
     assert runner.run_step("qc", ["qc"], timeout=10) >= 0
+    # each step's duration is logged, whatever its outcome
+    done = [line.rsplit(" in ", 1)[0] for line in capsys.readouterr().err.splitlines()
+            if line.startswith("<== ")]
+    assert done == ["<== score: exit 3", "<== qc: ok"]
 
 
 def test_child_killed_by_a_signal_is_exit_1(fake_orchestrate):
@@ -122,4 +126,5 @@ def test_the_real_step_entry_point_passes_its_exit_code_on(env, capfd):
     assert exc.value.exit_code == 2
     err = capfd.readouterr().err.strip().splitlines()
     assert err[0].startswith("==> dbt: python -m ml.steps dbt --date 20.08.2025 --fund DEMO")
-    assert err[-1] == "Error: --date: '20.08.2025' is not a date (expected YYYY-MM-DD)"
+    assert err[-2] == "Error: --date: '20.08.2025' is not a date (expected YYYY-MM-DD)"  # the child's
+    assert err[-1].startswith("<== dbt: exit 2 in ")  # then the runner's line for the step
