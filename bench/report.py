@@ -23,7 +23,7 @@ SCALE_MINUTES, SCALE_RSS_MB, SCALE_DAILY_S, SCALE_FLAT = 30, 8 * 1024, 30, 0.10
 
 def table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     def cell(v: Any) -> str:
-        if v is None:
+        if v is None or (isinstance(v, float) and v != v):   # NaN: a time the log lacks
             return "–"
         if isinstance(v, float):
             if abs(v) >= 10:

@@ -55,3 +55,10 @@ def test_sample_days_are_the_month_boundaries_and_the_ends():
         date(2025, 1, 15), date(2025, 1, 31), date(2025, 2, 1), date(2025, 2, 28),
         date(2025, 3, 1), date(2025, 3, 10)]
     assert sample_days(date(2025, 2, 1), date(2025, 2, 20)) == [date(2025, 2, 1), date(2025, 2, 20)]
+
+
+def test_report_cells_show_a_missing_time_as_a_dash_not_nan():
+    # a failed step's time was not logged by older runners: the bench stores NaN for it
+    from bench.report import table
+    out = table(["step", "s"], [["qc", float("nan")], ["dbt", 28.2], ["score", None]])
+    assert out.splitlines()[2:] == ["| qc | – |", "| dbt | 28.2 |", "| score | – |"]
