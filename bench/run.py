@@ -39,7 +39,7 @@ import sys
 import time
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "results.json"
@@ -294,28 +294,62 @@ def sample_days(lo: date, hi: date) -> list[date]:
     return sorted(days)
 
 
-def table_fingerprints(db: Path, days: Sequence[date]) -> dict[str, tuple[int, int]]:
+def table_fingerprints(db: Path, days: Sequence[date],
+                       days_of: Mapping[str, Sequence[date]] | None = None) -> dict[str, tuple[int, int]]:
     """{table: (rows, sum of row hashes)} of every table in schema dbo: the rows of ``days``
-    where the table has a Score_Date column, all rows otherwise. An order-independent
-    fingerprint of the multiset of rows (DuckDB's hash of the whole row)."""
+    (or of ``days_of[table]``) where the table has a Score_Date column, all rows otherwise.
+    An order-independent fingerprint of the multiset of rows (DuckDB's hash of the whole
+    row)."""
     import duckdb
 
     con = duckdb.connect(str(db), read_only=True)
     try:
-        tables = [t for (t,) in con.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'dbo' "
-            "AND table_type = 'BASE TABLE' ORDER BY 1").fetchall()]
         out = {}
-        for t in tables:
-            cols = {c for (c,) in con.execute(
-                "SELECT column_name FROM information_schema.columns WHERE table_schema = 'dbo' "
-                "AND table_name = ?", [t]).fetchall()}
+        for t, cols in _dbo_tables(con).items():
             where = "WHERE Score_Date IN (SELECT unnest(?::DATE[]))" if "Score_Date" in cols else ""
-            args = [[d.isoformat() for d in days]] if where else []
+            its_days = (days_of or {}).get(t, days)
+            args = [[d.isoformat() for d in its_days]] if where else []
             n, h = con.execute(f'SELECT count(*), coalesce(sum(hash(x)::HUGEINT), 0) '
                                f'FROM dbo."{t}" x {where}', args).fetchall()[0]
             out[t] = (int(n), int(h))
         return out
+    finally:
+        con.close()
+
+
+def _dbo_tables(con) -> dict[str, set[str]]:
+    """{table: its column names} of the base tables of schema dbo."""
+    out: dict[str, set[str]] = {}
+    for t, c in con.execute(
+            "SELECT c.table_name, c.column_name FROM information_schema.columns c "
+            "JOIN information_schema.tables t USING (table_schema, table_name) "
+            "WHERE c.table_schema = 'dbo' AND t.table_type = 'BASE TABLE' "
+            "ORDER BY 1").fetchall():
+        out.setdefault(t, set()).add(c)
+    return out
+
+
+def run_scoped_tables(db: Path) -> tuple[set[date], set[str]]:
+    """The Score_Dates of the last dbt run (int_score_dates) and the tables that hold
+    exactly those days: the models rebuilt by every run over the run's days (int_holdings,
+    int_cooc_rates, ...), which after a backfill hold its last chunk only. Two backfills
+    with other chunk sizes agree on them only on the days both last chunks cover."""
+    import duckdb
+
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        tables = _dbo_tables(con)
+        if "int_score_dates" not in tables:
+            return set(), set()
+        run = {d for (d,) in con.execute("SELECT Score_Date FROM dbo.int_score_dates").fetchall()}
+        scoped = set()
+        for t, cols in tables.items():
+            if "Score_Date" in cols:
+                lo, hi, n = con.execute(f'SELECT min(Score_Date), max(Score_Date), '
+                                        f'count(DISTINCT Score_Date) FROM dbo."{t}"').fetchall()[0]
+                if run and (lo, hi, n) == (min(run), max(run), len(run)):
+                    scoped.add(t)
+        return run, scoped
     finally:
         con.close()
 
@@ -348,23 +382,31 @@ def step_chunks(w: World, deadline, months: int, day_before: bool = False) -> No
     })
     log(f"{w.label}: chunk self-check "
         f"{'equal' if check['equal'] else 'DIFFERS: ' + ', '.join(check['differ'])} "
-        f"({check['tables']} tables, {check['sample_days']} sample days)")
-    other.unlink(missing_ok=True)
+        f"({check['tables']} tables, {check['sample_days']} sample days; "
+        f"{len(check['run_scoped'])} tables of the last run on {check['run_days_compared']} days)")
+    if check["equal"]:   # a differing DB stays for a look (it is overwritten by the next run)
+        other.unlink(missing_ok=True)
 
 
 def compare_backfills(reference: Path, chunked: Path) -> dict[str, Any]:
     """Fingerprints of every table the chunked backfill built (but the run records), on
-    the sample days, against the reference DB. Tables only in the reference were written
-    by later steps (scores, reasons, the bench's scratch: the bench runs train and score on
-    that DB) and are listed as skipped; a table missing from the reference differs."""
+    the sample days, against the reference DB. Tables of the last run (run_scoped_tables,
+    in both DBs) are compared on the days both last runs cover. Tables only in the
+    reference were written by later steps (scores, reasons, the bench's scratch: the bench
+    runs train and score on that DB) and are listed as skipped; a table missing from the
+    reference differs."""
     lo, hi = query(reference, "SELECT min(Score_Date), max(Score_Date) FROM dbo.CD_FA_AGG_BUY_DEMO")[0]
     days = sample_days(lo, hi)
-    a, b = table_fingerprints(reference, days), table_fingerprints(chunked, days)
+    (run_a, scoped_a), (run_b, scoped_b) = run_scoped_tables(reference), run_scoped_tables(chunked)
+    overlap = sorted(run_a & run_b)
+    days_of = {t: overlap for t in scoped_a & scoped_b}
+    a, b = table_fingerprints(reference, days, days_of), table_fingerprints(chunked, days, days_of)
     compared = sorted(t for t in b if not RUN_TABLES.match(t))
     differ = [t for t in compared if a.get(t) != b[t]]
     return {"sample_days": len(days), "tables": len(compared),
             "rows_compared": sum(b[t][0] for t in compared),
-            "equal": not differ, "differ": differ, "skipped": sorted(set(a) - set(compared))}
+            "equal": not differ, "differ": differ, "skipped": sorted(set(a) - set(compared)),
+            "run_scoped": sorted(days_of), "run_days_compared": len(overlap)}
 
 
 def step_seed(w: World, every: int, deadline) -> None:
