@@ -50,24 +50,29 @@ def update(path: Path, sql: str) -> None:
     con.close()
 
 
-def add_last_run(path: Path, days: int, shift: int = 0) -> None:
+def two_backfills(tmp_path: Path, ref_days: int, chunked_days: int) -> tuple[Path, Path]:
+    """make_db twice, whose last runs cover the last ref_days / chunked_days days."""
+    ref, chunked = tmp_path / "ref.duckdb", tmp_path / "chunked.duckdb"
+    for path, days in ((ref, ref_days), (chunked, chunked_days)):
+        make_db(path, scores=False)
+        add_last_run(path, days)
+    return ref, chunked
+
+
+def add_last_run(path: Path, days: int) -> None:
     """int_score_dates of a last run over the last ``days`` days of make_db's range and a
-    run-scoped table over them (value = day number + shift)."""
+    run-scoped table over them (value = day number)."""
     con = duckdb.connect(str(path))
     con.execute(f"CREATE TABLE dbo.int_score_dates AS SELECT DATE '2025-04-10' - range::INT AS Score_Date "
                 f"FROM range({days})")
-    con.execute(f"CREATE TABLE dbo.int_holdings_DEMO AS SELECT Score_Date, "
-                f"(Score_Date - DATE '2025-01-01') + {shift} AS v FROM dbo.int_score_dates")
+    con.execute("CREATE TABLE dbo.int_holdings_DEMO AS SELECT Score_Date, "
+                "(Score_Date - DATE '2025-01-01') AS v FROM dbo.int_score_dates")
     con.close()
 
 
 def test_tables_of_the_last_run_are_compared_on_the_days_both_last_runs_cover(tmp_path):
     # reference: 1-month chunks (last run 30 days); chunked: 2-month chunks (last run 61 days)
-    ref, chunked = tmp_path / "ref.duckdb", tmp_path / "chunked.duckdb"
-    make_db(ref, scores=False)
-    make_db(chunked, scores=False)
-    add_last_run(ref, 30)
-    add_last_run(chunked, 61)
+    ref, chunked = two_backfills(tmp_path, 30, 61)
     got = compare_backfills(ref, chunked)
     assert got["equal"], got
     assert got["run_scoped"] == ["int_holdings_DEMO", "int_score_dates"] and got["run_days_compared"] == 30
@@ -80,11 +85,7 @@ def test_tables_of_the_last_run_are_compared_on_the_days_both_last_runs_cover(tm
 
 def test_a_table_of_the_last_run_in_one_db_only_is_compared_on_the_sample_days(tmp_path):
     # the mart holding only the last chunk's days in the chunked DB (lost history) differs
-    ref, chunked = tmp_path / "ref.duckdb", tmp_path / "chunked.duckdb"
-    make_db(ref, scores=False)
-    make_db(chunked, scores=False)
-    add_last_run(ref, 30)
-    add_last_run(chunked, 30)
+    ref, chunked = two_backfills(tmp_path, 30, 30)
     update(chunked, "DELETE FROM dbo.CD_FA_AGG_BUY_DEMO WHERE Score_Date < DATE '2025-03-12'")
     got = compare_backfills(ref, chunked)
     assert got["differ"] == ["CD_FA_AGG_BUY_DEMO"] and "CD_FA_AGG_BUY_DEMO" not in got["run_scoped"]
