@@ -246,14 +246,25 @@ def chunks_section(res: Mapping[str, Any], sizes: Sequence[str]) -> str:
         if e:
             rows.append([s, " vs ".join(map(str, e["chunk_months"])), e["seconds"], round(e["rss_mb"]),
                          e["sample_days"], e["tables"], e["rows_compared"],
+                         last_run_cell(e), e.get("memory_limit"),
                          "yes" if e["equal"] else "NO: " + ", ".join(e["differ"]), loads(e)])
     return ("### Chunk self-check (the same backfill with another chunk size, fresh target DB)\n\n"
             "Months per dbt run of the backfill step vs the second backfill; every table of "
             "schema dbo (but the run records) compared by row count and the sum of DuckDB's "
             "row hashes: tables with a Score_Date on the *sample days* (the last and first day "
-            "of every month boundary, where chunks of different sizes meet), the others whole.\n\n"
+            "of every month boundary, where chunks of different sizes meet), the others whole. "
+            "The tables of the last dbt run (rebuilt by every run over its Score_Dates, so after "
+            "a backfill they hold its last chunk) are compared on the days both last runs cover.\n\n"
             + table(["depots", "months per run", "wall s", "peak RSS MB", "sample days", "tables",
-                     "rows compared", "equal", "load"], rows))
+                     "rows compared", "tables of the last run (days)", "memory_limit", "equal",
+                     "load"], rows))
+
+
+def last_run_cell(e: Mapping[str, Any]) -> str | None:
+    """'3 (30 days)' for a chunk check that compared tables of the last run; None before."""
+    if "run_scoped" not in e:
+        return None
+    return f"{len(e['run_scoped'])} ({e['run_days_compared']} days)"
 
 
 def scale_targets(res: Mapping[str, Any], sizes: Sequence[str]) -> str:

@@ -372,13 +372,14 @@ def step_chunks(w: World, deadline, months: int, day_before: bool = False) -> No
     for p in (other, Path(str(other) + ".wal")):
         p.unlink(missing_ok=True)
     log(f"{w.label}: backfill --months 24 --chunk-months {months} (chunk self-check)")
+    env = w.env(backfill_source(w, day_before), other)
     r = w.orchestrate(["backfill", "--months", "24", "--chunk-months", str(months)],
-                      "backfill-chunks", deadline, w.env(backfill_source(w, day_before), other))
+                      "backfill-chunks", deadline, env)
     check = compare_backfills(w.target, other)
     save_result(f"chunks/{w.label}", {
         "depots": w.depots, "chunk_months": [res.get("chunk_months"), months],
         "seconds": r["seconds"], "cpu_seconds": r["cpu_seconds"], "rss_mb": r["rss_mb"],
-        **check, "load1": r["load1"],
+        "memory_limit": memory_limit_of(env), **check, "load1": r["load1"],
     })
     log(f"{w.label}: chunk self-check "
         f"{'equal' if check['equal'] else 'DIFFERS: ' + ', '.join(check['differ'])} "

@@ -62,3 +62,17 @@ def test_report_cells_show_a_missing_time_as_a_dash_not_nan():
     from bench.report import table
     out = table(["step", "s"], [["qc", float("nan")], ["dbt", 28.2], ["score", None]])
     assert out.splitlines()[2:] == ["| qc | – |", "| dbt | 28.2 |", "| score | – |"]
+
+
+def test_chunk_check_row_shows_the_last_run_tables_and_the_memory_limit():
+    from bench.report import chunks_section
+    entry = {"chunk_months": [1, 2], "seconds": 1400.0, "rss_mb": 6479.3, "sample_days": 50,
+             "tables": 25, "rows_compared": 100, "equal": True, "differ": [], "load1": 0.3,
+             "run_scoped": ["int_holdings_DEMO", "int_score_dates"], "run_days_compared": 31,
+             "memory_limit": "6GB"}
+    row = chunks_section({"chunks/200k": entry}, ["200k"]).splitlines()[-1]
+    assert row == "| 200k | 1 vs 2 | 1,400.0 | 6,479 | 50 | 25 | 100 | 2 (31 days) | 6GB | yes | 0.3 |"
+    # an entry of an older bench (no last-run comparison, no limit recorded) shows dashes
+    old = {k: v for k, v in entry.items() if k not in ("run_scoped", "run_days_compared", "memory_limit")}
+    assert chunks_section({"chunks/200k": old}, ["200k"]).splitlines()[-1] == \
+        "| 200k | 1 vs 2 | 1,400.0 | 6,479 | 50 | 25 | 100 | – | – | yes | 0.3 |"
