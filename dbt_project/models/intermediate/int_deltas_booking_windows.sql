@@ -72,23 +72,14 @@ deltas as (
     from deposits
     where known_from < active_end_90
 
-    union all
-
-    select {{ delta_select_list('Depot_Number', 'active_end_7', {'d_deposit_7d': '-Amount_EUR'}, family) }}
-    from deposits
-    where known_from < active_end_7
+    {%- for n in [7, 14, 30] %}
 
     union all
 
-    select {{ delta_select_list('Depot_Number', 'active_end_14', {'d_deposit_14d': '-Amount_EUR'}, family) }}
+    select {{ delta_select_list('Depot_Number', 'active_end_' ~ n, {'d_deposit_' ~ n ~ 'd': '-Amount_EUR'}, family) }}
     from deposits
-    where known_from < active_end_14
-
-    union all
-
-    select {{ delta_select_list('Depot_Number', 'active_end_30', {'d_deposit_30d': '-Amount_EUR'}, family) }}
-    from deposits
-    where known_from < active_end_30
+    where known_from < active_end_{{ n }}
+    {%- endfor %}
 
     union all
 
