@@ -15,31 +15,31 @@
 -- Each staging view is read by exactly one CTE: DuckDB materialises a CTE that is read
 -- twice, which here meant computing every staging column of all 74M cd_Bestand rows of
 -- the history (5 s at 50k depots x 24 months) instead of filtering on the file first.
-with saldo as (
+--
+-- cd_Saldo and cd_Bestand are classified alike (rules §1, §4, duplicates by key within a
+-- file); each block below is written once and rendered per table of `holdings_tables`:
+-- its name, staging view, key and amount columns.
+{%- set holdings_tables = [
+    {'name': 'saldo', 'source_table': 'cd_Saldo', 'staging': 'stg_provisionen__saldo',
+     'key': ['Depot_Number'], 'amounts': ['Cash_EUR']},
+    {'name': 'bestand', 'source_table': 'cd_Bestand', 'staging': 'stg_provisionen__bestand',
+     'key': ['Depot_Number', 'ISIN'], 'amounts': ['Units', 'Market_Value_EUR']},
+] %}
+with
+{%- for h in holdings_tables %}
+{{ h.name }} as (
 
-    select * from {{ ref('stg_provisionen__saldo') }}
+    select * from {{ ref(h.staging) }}
 
 ),
 
-saldo_without_file as (
+{{ h.name }}_without_file as (
 
-    select * from {{ ref('stg_provisionen__saldo') }}
+    select * from {{ ref(h.staging) }}
     where Datei_ID is null
 
 ),
-
-bestand as (
-
-    select * from {{ ref('stg_provisionen__bestand') }}
-
-),
-
-bestand_without_file as (
-
-    select * from {{ ref('stg_provisionen__bestand') }}
-    where Datei_ID is null
-
-),
+{%- endfor %}
 
 file_states as (
 
@@ -73,68 +73,6 @@ todo as (
 -- The rows of the files to do (and the rows without a Datei_ID), with their class (rules
 -- §1, §4): file class first, else the row-level class. Filtered before grouping, so a
 -- daily run does not group every file of the history.
-saldo_todo as (
-
-    select
-        s.Datei_ID,
-        t.Datei_Datum,
-        s.Depot_Number,
-        s.Cash_EUR,
-        case
-            {{ file_class_branches('t.File_Status', 't.Datei_Typ', 'B') }}
-            else s.dq_reason
-        end as row_reason
-    from saldo as s
-    inner join todo as t
-        on t.Datei_ID = s.Datei_ID
-        and t.Source_Table = 'cd_Saldo'
-
-    union all
-
-    -- rows without a Datei_ID: unknown_file
-    select
-        s.Datei_ID,
-        cast(null as date) as Datei_Datum,
-        s.Depot_Number,
-        s.Cash_EUR,
-        'unknown_file' as row_reason
-    from saldo_without_file as s
-
-),
-
-bestand_todo as (
-
-    select
-        b.Datei_ID,
-        t.Datei_Datum,
-        b.Depot_Number,
-        b.ISIN,
-        b.Units,
-        b.Market_Value_EUR,
-        case
-            {{ file_class_branches('t.File_Status', 't.Datei_Typ', 'B') }}
-            else b.dq_reason
-        end as row_reason
-    from bestand as b
-    inner join todo as t
-        on t.Datei_ID = b.Datei_ID
-        and t.Source_Table = 'cd_Bestand'
-
-    union all
-
-    -- rows without a Datei_ID: unknown_file
-    select
-        b.Datei_ID,
-        cast(null as date) as Datei_Datum,
-        b.Depot_Number,
-        b.ISIN,
-        b.Units,
-        b.Market_Value_EUR,
-        'unknown_file' as row_reason
-    from bestand_without_file as b
-
-),
-
 -- Counting without grouping every row by its full content (at 50k depots x 24 months
 -- that grouping took 5.4 min for the first build; docs/performance.md):
 --   * rows per file and class (row_reason; NULL = valid so far): few groups;
@@ -144,117 +82,101 @@ bestand_todo as (
 --     n_rows - 1 further copies of a content are duplicate_row, and every content of a key
 --     with more than one content is a conflicting_duplicate (its first copy);
 --   * the valid rows left are the file's valid count (Reason NULL).
-saldo_by_reason as (
-
-    select Datei_ID, Datei_Datum, row_reason, count(*) as n_rows
-    from saldo_todo
-    group by Datei_ID, Datei_Datum, row_reason
-
-),
-
-saldo_candidate_keys as (
-
-    select Datei_ID, {{ key_hash(['Depot_Number']) }} as key_hash
-    from saldo_todo
-    where row_reason is null
-    group by Datei_ID, {{ key_hash(['Depot_Number']) }}
-    having count(*) > 1
-
-),
-
-saldo_contents as (
-
-    select s.Datei_ID, s.Depot_Number, s.Cash_EUR, count(*) as n_rows
-    from saldo_todo as s
-    inner join saldo_candidate_keys as k
-        on k.Datei_ID = s.Datei_ID
-        and k.key_hash = {{ key_hash(['s.Depot_Number']) }}
-    where s.row_reason is null
-    group by s.Datei_ID, s.Depot_Number, s.Cash_EUR
-
-),
-
-saldo_versions as (
-
-    select Datei_ID, Depot_Number, count(*) as n_versions
-    from saldo_contents
-    group by Datei_ID, Depot_Number
-
-),
-
-bestand_by_reason as (
-
-    select Datei_ID, Datei_Datum, row_reason, count(*) as n_rows
-    from bestand_todo
-    group by Datei_ID, Datei_Datum, row_reason
-
-),
-
-bestand_candidate_keys as (
-
-    select Datei_ID, {{ key_hash(['Depot_Number', 'ISIN']) }} as key_hash
-    from bestand_todo
-    where row_reason is null
-    group by Datei_ID, {{ key_hash(['Depot_Number', 'ISIN']) }}
-    having count(*) > 1
-
-),
-
-bestand_contents as (
-
-    select b.Datei_ID, b.Depot_Number, b.ISIN, b.Units, b.Market_Value_EUR, count(*) as n_rows
-    from bestand_todo as b
-    inner join bestand_candidate_keys as k
-        on k.Datei_ID = b.Datei_ID
-        and k.key_hash = {{ key_hash(['b.Depot_Number', 'b.ISIN']) }}
-    where b.row_reason is null
-    group by b.Datei_ID, b.Depot_Number, b.ISIN, b.Units, b.Market_Value_EUR
-
-),
-
-bestand_versions as (
-
-    select Datei_ID, Depot_Number, ISIN, count(*) as n_versions
-    from bestand_contents
-    group by Datei_ID, Depot_Number, ISIN
-
-),
-
--- per file: further copies (duplicate_row) and contents of conflicting keys
-duplicates as (
+{%- for h in holdings_tables %}
+{%- set columns = h.key + h.amounts %}
+{%- set r_columns = [] %}{% for c in columns %}{% do r_columns.append('r.' ~ c) %}{% endfor %}
+{%- set r_key = [] %}{% for c in h.key %}{% do r_key.append('r.' ~ c) %}{% endfor %}
+{{ h.name }}_todo as (
 
     select
-        c.Datei_ID,
-        'cd_Saldo' as Source_Table,
-        sum(c.n_rows - 1) as n_duplicate,
-        sum(case when v.n_versions > 1 then 1 else 0 end) as n_conflicting
-    from saldo_contents as c
-    inner join saldo_versions as v
-        on v.Datei_ID = c.Datei_ID
-        and v.Depot_Number = c.Depot_Number
-    group by c.Datei_ID
+        r.Datei_ID,
+        t.Datei_Datum,
+        {{ r_columns | join(', ') }},
+        case
+            {{ file_class_branches('t.File_Status', 't.Datei_Typ', 'B') }}
+            else r.dq_reason
+        end as row_reason
+    from {{ h.name }} as r
+    inner join todo as t
+        on t.Datei_ID = r.Datei_ID
+        and t.Source_Table = '{{ h.source_table }}'
 
     union all
 
+    -- rows without a Datei_ID: unknown_file
     select
-        c.Datei_ID,
-        'cd_Bestand' as Source_Table,
-        sum(c.n_rows - 1) as n_duplicate,
-        sum(case when v.n_versions > 1 then 1 else 0 end) as n_conflicting
-    from bestand_contents as c
-    inner join bestand_versions as v
-        on v.Datei_ID = c.Datei_ID
-        and v.Depot_Number = c.Depot_Number
-        and v.ISIN = c.ISIN
-    group by c.Datei_ID
+        r.Datei_ID,
+        cast(null as date) as Datei_Datum,
+        {{ r_columns | join(', ') }},
+        'unknown_file' as row_reason
+    from {{ h.name }}_without_file as r
 
 ),
 
+{{ h.name }}_by_reason as (
+
+    select Datei_ID, Datei_Datum, row_reason, count(*) as n_rows
+    from {{ h.name }}_todo
+    group by Datei_ID, Datei_Datum, row_reason
+
+),
+
+{{ h.name }}_candidate_keys as (
+
+    select Datei_ID, {{ key_hash(h.key) }} as key_hash
+    from {{ h.name }}_todo
+    where row_reason is null
+    group by Datei_ID, {{ key_hash(h.key) }}
+    having count(*) > 1
+
+),
+
+{{ h.name }}_contents as (
+
+    -- each content of a candidate key with its copies (n_rows) and the number of contents
+    -- of its key (n_versions)
+    select
+        r.Datei_ID, {{ r_columns | join(', ') }}, count(*) as n_rows,
+        count(*) over (partition by r.Datei_ID, {{ r_key | join(', ') }}) as n_versions
+    from {{ h.name }}_todo as r
+    inner join {{ h.name }}_candidate_keys as k
+        on k.Datei_ID = r.Datei_ID
+        and k.key_hash = {{ key_hash(r_key) }}
+    where r.row_reason is null
+    group by r.Datei_ID, {{ r_columns | join(', ') }}
+
+),
+
+{{ h.name }}_duplicates as (
+
+    -- per file: further copies (duplicate_row) and contents of conflicting keys
+    select
+        Datei_ID,
+        sum(n_rows - 1) as n_duplicate,
+        sum(case when n_versions > 1 then 1 else 0 end) as n_conflicting
+    from {{ h.name }}_contents
+    group by Datei_ID
+
+),
+{%- endfor %}
+
+-- per file and class, both tables; the valid rows (row_reason NULL) with their file's
+-- duplicate counts
 by_reason as (
+{%- for h in holdings_tables %}
+    {%- if not loop.first %}
 
-    select Datei_ID, 'cd_Saldo' as Source_Table, Datei_Datum, row_reason, n_rows from saldo_by_reason
     union all
-    select Datei_ID, 'cd_Bestand' as Source_Table, Datei_Datum, row_reason, n_rows from bestand_by_reason
+    {%- endif %}
+
+    select
+        r.Datei_ID, '{{ h.source_table }}' as Source_Table, r.Datei_Datum, r.row_reason, r.n_rows,
+        d.n_duplicate, d.n_conflicting
+    from {{ h.name }}_by_reason as r
+    left join {{ h.name }}_duplicates as d
+        on d.Datei_ID = r.Datei_ID
+        and r.row_reason is null
+{%- endfor %}
 
 ),
 
@@ -269,31 +191,22 @@ counts as (
 
     -- valid rows: what the duplicate classes leave (Reason NULL)
     select
-        r.Datei_ID, r.Source_Table, r.Datei_Datum, cast(null as {{ t_text(40) }}) as Reason,
-        r.n_rows - coalesce(d.n_duplicate, 0) - coalesce(d.n_conflicting, 0) as Row_Count
-    from by_reason as r
-    left join duplicates as d
-        on d.Datei_ID = r.Datei_ID
-        and d.Source_Table = r.Source_Table
-    where r.row_reason is null
+        Datei_ID, Source_Table, Datei_Datum, cast(null as {{ t_text(40) }}) as Reason,
+        n_rows - coalesce(n_duplicate, 0) - coalesce(n_conflicting, 0) as Row_Count
+    from by_reason
+    where row_reason is null
 
     union all
 
-    select r.Datei_ID, r.Source_Table, r.Datei_Datum, 'duplicate_row' as Reason, d.n_duplicate as Row_Count
-    from by_reason as r
-    inner join duplicates as d
-        on d.Datei_ID = r.Datei_ID
-        and d.Source_Table = r.Source_Table
-    where r.row_reason is null and d.n_duplicate > 0
+    select Datei_ID, Source_Table, Datei_Datum, 'duplicate_row' as Reason, n_duplicate as Row_Count
+    from by_reason
+    where row_reason is null and n_duplicate > 0
 
     union all
 
-    select r.Datei_ID, r.Source_Table, r.Datei_Datum, 'conflicting_duplicate' as Reason, d.n_conflicting as Row_Count
-    from by_reason as r
-    inner join duplicates as d
-        on d.Datei_ID = r.Datei_ID
-        and d.Source_Table = r.Source_Table
-    where r.row_reason is null and d.n_conflicting > 0
+    select Datei_ID, Source_Table, Datei_Datum, 'conflicting_duplicate' as Reason, n_conflicting as Row_Count
+    from by_reason
+    where row_reason is null and n_conflicting > 0
 
 )
 
