@@ -78,3 +78,27 @@ case
 {% macro duplicate_class() -%}
 case when copy_no > 1 then 'duplicate_row' when n_versions > 1 then 'conflicting_duplicate' when delivery_no > 1 then 'repeated_transaction' end
 {%- endmacro %}
+
+{#- Staging of both transaction tables (stg_provisionen__order, __buchung), the parts that
+    are one rule for both. The key columns (rules §2): the file, the transaction number and
+    the depot, trimmed, blank = NULL. -#}
+{% macro transaction_key_columns() -%}
+cast(Datei_ID as integer) as Datei_ID,
+        nullif({{ trim_text('Transaction_Number') }}, '') as Transaction_Number,
+        nullif({{ trim_text('Depot_Number') }}, '') as Depot_Number
+{%- endmacro %}
+
+{#- The cancellation columns (rules §3): Remark normalised (trimmed, lower-cased, blank =
+    NULL) and is_cancellation, 1 when the remark names a Storno. -#}
+{% macro cancellation_columns() -%}
+{{ normalised_remark('Remark') }} as Remark,
+        case when {{ is_storno('Remark') }} then 1 else 0 end as is_cancellation
+{%- endmacro %}
+
+{#- The first branches of a transaction row's dq_reason (rules §3, §4): a cancellation is
+    recognised before anything else and only its key matters; then a missing key. -#}
+{% macro transaction_key_class_branches() -%}
+when is_cancellation = 1 and Transaction_Number is null then 'null_key'
+            when is_cancellation = 1 then null
+            when Transaction_Number is null or Depot_Number is null then 'null_key'
+{%- endmacro %}

@@ -9,9 +9,7 @@ with source as (
 normalised as (
 
     select
-        cast(Datei_ID as integer) as Datei_ID,
-        nullif({{ trim_text('Transaction_Number') }}, '') as Transaction_Number,
-        nullif({{ trim_text('Depot_Number') }}, '') as Depot_Number,
+        {{ transaction_key_columns() }},
         cast(Booking_Date as date) as Booking_Date,
         case lower({{ trim_text('Booking_Type') }})
             when 'deposit' then 'Deposit'
@@ -23,8 +21,7 @@ normalised as (
             when 'tax' then 'Tax'
         end as Booking_Type,
         cast(Amount_EUR as decimal(18,2)) as Amount_EUR,
-        {{ normalised_remark('Remark') }} as Remark,
-        case when {{ is_storno('Remark') }} then 1 else 0 end as is_cancellation
+        {{ cancellation_columns() }}
     from source
 
 ),
@@ -34,9 +31,7 @@ flagged as (
     select
         *,
         case
-            when is_cancellation = 1 and Transaction_Number is null then 'null_key'
-            when is_cancellation = 1 then null
-            when Transaction_Number is null or Depot_Number is null then 'null_key'
+            {{ transaction_key_class_branches() }}
             when Booking_Date is null then 'null_date'
             when Booking_Type is null then 'unknown_type'
             when Amount_EUR is null then 'null_amount'
