@@ -13,6 +13,9 @@
 {{ config(materialized='incremental', pre_hook="{{ family_pre_hook(['int_order_transactions']) }}") }}
 {%- set family = 'int_deltas_distinct_isins' %}
 {%- set incremental = is_incremental() %}
+{#- an interval's columns, and the order of a (depot, ISIN, window)'s intervals #}
+{%- set interval_columns = 'Depot_Number, ISIN, window_days, interval_start, interval_end' %}
+{%- set per_isin = 'partition by Depot_Number, ISIN, window_days order by interval_start, interval_end' %}
 with {{ family_imports({'orders': 'int_order_transactions'}, incremental) }},
 
 intervals as (
@@ -38,15 +41,10 @@ intervals as (
 island_starts as (
 
     select
-        Depot_Number,
-        ISIN,
-        window_days,
-        interval_start,
-        interval_end,
+        {{ interval_columns }},
         case
             when max(interval_end) over (
-                partition by Depot_Number, ISIN, window_days
-                order by interval_start, interval_end
+                {{ per_isin }}
                 rows between unbounded preceding and 1 preceding
             ) >= interval_start then 0
             else 1
@@ -58,14 +56,9 @@ island_starts as (
 island_numbers as (
 
     select
-        Depot_Number,
-        ISIN,
-        window_days,
-        interval_start,
-        interval_end,
+        {{ interval_columns }},
         sum(opens_island) over (
-            partition by Depot_Number, ISIN, window_days
-            order by interval_start, interval_end
+            {{ per_isin }}
             rows between unbounded preceding and current row
         ) as island
     from island_starts
