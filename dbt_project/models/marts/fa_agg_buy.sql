@@ -103,16 +103,16 @@ features as (
         {{ deposit_decay('u.Score_Date', 'u.r_decay_even', 'u.r_decay_odd') }} as Deposit_Decay,
         cast(u.r_withdrawal_30d as {{ t_money() }}) as Withdrawal_30d,
         cast(u.r_sale_proceeds_30d as {{ t_money() }}) as Sales_Proceeds_30d,
-        cast(u.r_orders_90d as {{ t_int() }}) as Orders_90d,
-        cast(u.r_orders_365d as {{ t_int() }}) as Orders_365d,
-        cast(u.r_ticket_n_90d as {{ t_int() }}) as Buys_90d,
-        cast(u.r_buys_365d as {{ t_int() }}) as Buys_365d,
-        cast(u.r_sales_90d as {{ t_int() }}) as Sales_90d,
-        cast(u.r_sales_365d as {{ t_int() }}) as Sales_365d,
-        cast(u.r_isins_bought_90d as {{ t_int() }}) as Distinct_Isins_Bought_90d,
-        cast(u.r_isins_bought_365d as {{ t_int() }}) as Distinct_Isins_Bought_365d,
-        cast(u.r_target_sp_365d as {{ t_int() }}) as Target_SavingsPlan_365d,
-        cast(u.r_target_ti_365d as {{ t_int() }}) as Target_TransferIn_365d,
+        {#- the counts: each feature is its running state as it is (state column -> feature) #}
+        {%- for state, feature in [
+            ('r_orders_90d', 'Orders_90d'), ('r_orders_365d', 'Orders_365d'),
+            ('r_ticket_n_90d', 'Buys_90d'), ('r_buys_365d', 'Buys_365d'),
+            ('r_sales_90d', 'Sales_90d'), ('r_sales_365d', 'Sales_365d'),
+            ('r_isins_bought_90d', 'Distinct_Isins_Bought_90d'), ('r_isins_bought_365d', 'Distinct_Isins_Bought_365d'),
+            ('r_target_sp_365d', 'Target_SavingsPlan_365d'), ('r_target_ti_365d', 'Target_TransferIn_365d'),
+        ] %}
+        cast(u.{{ state }} as {{ t_int() }}) as {{ feature }},
+        {%- endfor %}
         {{ recency_days('u.Score_Date', 'u.r_last_target_sp_unc', 'u.r_last_target_sp_canc') }} as Days_Since_Target_SavingsPlan
         {#- features v2 of the holdings side (rules §7b), computed in int_holdings #}
         {%- for name in holdings_v2_columns() %},
