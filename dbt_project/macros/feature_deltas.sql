@@ -181,12 +181,7 @@ select
     {%- endfor %},
     s.Sig_Rows,
     s.Sig_Hash
-from signatures as s
-left join deltas as d
-    on d.Depot_Number = s.Depot_Number
-{%- if incremental %}
-where s.Depot_Number in (select Depot_Number from changed)
-{%- endif %}
+{{ signature_depots_from('deltas', 'd', incremental) }}
 group by s.Depot_Number, d.Delta_Date, s.Sig_Rows, s.Sig_Hash
 {%- endmacro %}
 

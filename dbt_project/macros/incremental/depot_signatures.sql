@@ -206,6 +206,20 @@ changed as (
 {%- endfor %}
 {%- endmacro %}
 
+{#- The from clause of a per-depot kept model's final select: every depot of `signatures`
+    (its current signature, s.Sig_Rows / s.Sig_Hash, is stored with its rows) left-joined
+    to its rows in CTE `rows_cte` (as `alias`; a depot without rows gets one row of NULLs,
+    so the stored signature shows it is up to date); on an incremental run only the
+    changed depots. -#}
+{% macro signature_depots_from(rows_cte, alias, incremental) -%}
+from signatures as s
+left join {{ rows_cte }} as {{ alias }}
+    on {{ alias }}.Depot_Number = s.Depot_Number
+{%- if incremental %}
+where s.Depot_Number in (select Depot_Number from changed)
+{%- endif %}
+{%- endmacro %}
+
 {#- config() pre_hook of a family model over these input models: delete the stored rows
     of the depots whose signature changed (macros/incremental/depot_signatures.sql). -#}
 {% macro family_pre_hook(models) -%}

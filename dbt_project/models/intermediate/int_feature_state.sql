@@ -66,9 +66,4 @@ select
     {%- endfor %},
     s.Sig_Rows,
     s.Sig_Hash
-from signatures as s
-left join running as r
-    on r.Depot_Number = s.Depot_Number
-{%- if incremental %}
-where s.Depot_Number in (select Depot_Number from changed)
-{%- endif %}
+{{ signature_depots_from('running', 'r', incremental) }}
