@@ -13,19 +13,22 @@
 {%- set prior = 20 %}
 with firsts as (
 
-    select * from {{ ref('int_holding_firsts') }}
+    select Depot_Number, ISIN, First_Date
+    from {{ ref('int_holding_firsts') }}
 
 ),
 
 transactions as (
 
-    select * from {{ ref('int_order_transactions') }}
+    select Depot_Number, Order_Date, ISIN, known_from, cancelled_from, is_target_purchase
+    from {{ ref('int_order_transactions') }}
 
 ),
 
 score_dates as (
 
-    select * from {{ ref('int_score_dates') }}
+    select Score_Date
+    from {{ ref('int_score_dates') }}
 
 ),
 

@@ -18,7 +18,8 @@
 {%- set mode = holding_firsts_mode() %}
 with files as (
 
-    select * from {{ ref('int_files') }}
+    select Datei_ID, Datei_Typ, Datei_Datum, is_counting
+    from {{ ref('int_files') }}
 
 ),
 

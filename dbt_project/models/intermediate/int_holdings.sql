@@ -9,31 +9,36 @@
 {%- set f = fund() %}
 with score_dates as (
 
-    select * from {{ ref('int_score_dates') }}
+    select Score_Date
+    from {{ ref('int_score_dates') }}
 
 ),
 
 files as (
 
-    select * from {{ ref('int_files') }}
+    select Datei_ID, Datei_Typ, Datei_Datum, is_counting
+    from {{ ref('int_files') }}
 
 ),
 
 firsts as (
 
-    select * from {{ ref('int_holding_firsts') }}
+    select Depot_Number, ISIN, First_Date
+    from {{ ref('int_holding_firsts') }}
 
 ),
 
 cooc_rates as (
 
-    select * from {{ ref('int_cooc_rates') }}
+    select Score_Date, ISIN, Cooc_Lift
+    from {{ ref('int_cooc_rates') }}
 
 ),
 
 house_buys as (
 
-    select * from {{ ref('int_house_buys') }}
+    select Depot_Number, Seg_Start, Seg_End, House_Buys
+    from {{ ref('int_house_buys') }}
 
 ),
 

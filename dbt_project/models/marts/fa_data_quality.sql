@@ -5,14 +5,17 @@
 -- cd_Bestand come counted per file from int_holdings_file_quality (incremental).
 with files as (
 
-    select * from {{ ref('int_files') }}
+    select Datei_Datum, file_status
+    from {{ ref('int_files') }}
 
 ),
 
 transaction_rows as (
 
-    -- cd_Order and cd_Buchung, every row with its class
-    select * from {{ ref('int_transaction_rows') }}
+    -- cd_Order and cd_Buchung, the rows left out (with their class)
+    select Datei_Datum, Source_Table, dq_reason
+    from {{ ref('int_transaction_rows') }}
+    where dq_reason is not null
 
 ),
 
@@ -20,7 +23,9 @@ holdings_quality as (
 
     -- cd_Saldo and cd_Bestand counted per file and kept between runs, so a daily run
     -- classifies only new or changed B files, not the whole history (the model's header)
-    select * from {{ ref('int_holdings_file_quality') }}
+    select Datei_Datum, Source_Table, Reason, Row_Count
+    from {{ ref('int_holdings_file_quality') }}
+    where Reason is not null
 
 ),
 
@@ -35,14 +40,12 @@ left_out as (
 
     select Datei_Datum, Source_Table, dq_reason as Reason, count(*) as Row_Count
     from transaction_rows
-    where dq_reason is not null
     group by Datei_Datum, Source_Table, dq_reason
 
     union all
 
     select Datei_Datum, Source_Table, Reason, sum(Row_Count) as Row_Count
     from holdings_quality
-    where Reason is not null
     group by Datei_Datum, Source_Table, Reason
 
 )

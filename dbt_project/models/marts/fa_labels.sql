@@ -31,13 +31,15 @@ with aggregates as (
 
 first_buys as (
 
-    select * from {{ ref('int_first_buy_dates') }}
+    select Depot_Number, first_buy_date
+    from {{ ref('int_first_buy_dates') }}
 
 ),
 
 horizon as (
 
-    select * from {{ ref('int_data_horizon') }}
+    select Data_Horizon
+    from {{ ref('int_data_horizon') }}
 
 ),
 
