@@ -179,6 +179,23 @@ def chunk_range(start: date, end: date, months: int = CHUNK_MONTHS) -> list[tupl
 FUND_MODELS = ["--select", "tag:fund"]
 
 
+
+def chunk_threads(engine: str) -> list[str]:
+    """dbt arguments for the thread count of a backfill chunk's ``dbt run`` on ``engine``.
+
+    On DuckDB a chunk runs its models one at a time (the profile's two dbt threads stay for
+    the data tests and the daily run): a chunk's models are large queries that each use
+    every DuckDB thread and share the one memory limit of the process, so two at once
+    oversubscribe the cores and spill. At 50k depots x 24 months the first chunk took
+    79.8 s with two dbt threads (int_transaction_rows 35.0 s beside
+    int_holdings_file_quality, which spilled 5.5 GB) and 61.5 s with one (3.7 s); the whole
+    backfill 180.8 -> 160.4 s; at 10k 32-33 s either way (docs/performance.md, section
+    10). SQL Server keeps the profile's threads: the server, not this process, has the cores
+    and the memory.
+    """
+    return ["--threads", "1"] if engine == "duckdb" else []
+
+
 def chunk_args(index: int, total: int, fund_only: bool = False) -> list[str]:
     """dbt arguments of backfill chunk ``index`` (1-based) of ``total``.
 
@@ -262,8 +279,8 @@ def _backfill_chunks(settings: Settings, start: date, end: date,
     manifest = parse_manifest(settings, dbt_vars(settings, start, end))
     for i, (lo, hi) in enumerate(chunks, 1):
         t1 = time.monotonic()
-        run_dbt(settings, chunk_args(i, len(chunks), fund_only), dbt_vars(settings, lo, hi),
-                manifest=manifest)
+        run_dbt(settings, [*chunk_args(i, len(chunks), fund_only), *chunk_threads(settings.engine)],
+                dbt_vars(settings, lo, hi), manifest=manifest)
         log(f"backfill {lo.isoformat()}..{hi.isoformat()} ({i}/{len(chunks)}) "
             f"{time.monotonic() - t1:.1f}s")
     t1 = time.monotonic()

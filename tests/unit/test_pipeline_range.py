@@ -9,7 +9,7 @@ import pytest
 
 from ml.config import load_settings
 from ml.errors import BadInput, DataError
-from ml.pipeline import (CHUNK_MONTHS, add_months, chunk_args, chunk_months_for, chunk_range,
+from ml.pipeline import (CHUNK_MONTHS, add_months, chunk_args, chunk_months_for, chunk_range, chunk_threads,
                          data_horizon, resolve_backfill_range, universe_estimate)
 from ml.source import write_source_db
 
@@ -117,6 +117,13 @@ def test_chunk_args_build_data_quality_once_and_range_models_after_the_first():
     assert chunk_args(1, 3) == ["run", "--exclude", "fa_data_quality"]
     assert chunk_args(2, 3) == ["run", "--select", "int_score_dates+", "--exclude", "fa_data_quality"]
     assert chunk_args(3, 3) == ["run", "--select", "int_score_dates+", "fa_data_quality"]
+
+
+def test_chunk_threads_one_dbt_thread_on_duckdb_only():
+    # DuckDB: one process, one memory limit for every model running at once; SQL Server
+    # keeps the profile's threads (the server has the cores)
+    assert chunk_threads("duckdb") == ["--threads", "1"]
+    assert chunk_threads("sqlserver") == []
 
 
 def test_count_rows_counts_the_range_and_zero_for_missing_tables(settings):
