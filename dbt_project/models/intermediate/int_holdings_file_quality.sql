@@ -12,9 +12,10 @@
 -- (a correction superseding a file, a late cd_Datei row) or that left the source; those
 -- are then new here and classified again.
 --
--- Each staging view is read by exactly one CTE: DuckDB materialises a CTE that is read
--- twice, which here meant computing every staging column of all 74M cd_Bestand rows of
--- the history (5 s at 50k depots x 24 months) instead of filtering on the file first.
+-- Each staging view is read by CTEs that are each read once: DuckDB materialises a CTE
+-- that is read twice, which here meant computing every staging column of all 74M
+-- cd_Bestand rows of the history (5 s at 50k depots x 24 months) instead of filtering on
+-- the file first.
 --
 -- cd_Saldo and cd_Bestand are classified alike (rules §1, §4, duplicates by key within a
 -- file); each block below is written once and rendered per table of `holdings_tables`:
@@ -82,6 +83,10 @@ todo as (
 --     n_rows - 1 further copies of a content are duplicate_row, and every content of a key
 --     with more than one content is a conflicting_duplicate (its first copy);
 --   * the valid rows left are the file's valid count (Reason NULL).
+-- The rows are read in one pass (`_groups`: both counts as two grouping sets) and the
+-- candidates' rows once more from the staging view: on DuckDB a CTE that is read twice is
+-- stored whole, and storing the 75M cd_Bestand rows of a 50k-depot history spilled
+-- 5.5 GB under a 4GB limit (docs/performance.md, section 10).
 {%- for h in holdings_tables %}
 {%- set columns = h.key + h.amounts %}
 {%- set r_columns = [] %}{% for c in columns %}{% do r_columns.append('r.' ~ c) %}{% endfor %}
@@ -91,7 +96,7 @@ todo as (
     select
         r.Datei_ID,
         t.Datei_Datum,
-        {{ r_columns | join(', ') }},
+        {{ key_hash(r_key) }} as key_hash,
         case
             {{ file_class_branches('t.File_Status', 't.Datei_Typ', 'B') }}
             else r.dq_reason
@@ -107,42 +112,48 @@ todo as (
     select
         r.Datei_ID,
         cast(null as date) as Datei_Datum,
-        {{ r_columns | join(', ') }},
+        {{ key_hash(r_key) }} as key_hash,
         'unknown_file' as row_reason
     from {{ h.name }}_without_file as r
 
 ),
 
-{{ h.name }}_by_reason as (
+{{ h.name }}_groups as (
 
-    select Datei_ID, Datei_Datum, row_reason, count(*) as n_rows
+    -- the rows per (file, class) (is_class_count 1), and the candidate keys: (file, key
+    -- hash) of more than one valid row (is_class_count 0; a hash collision only adds a
+    -- candidate, which the exact grouping of its contents clears)
+    select
+        Datei_ID, Datei_Datum, row_reason, key_hash, count(*) as n_rows,
+        grouping(key_hash) as is_class_count
     from {{ h.name }}_todo
-    group by Datei_ID, Datei_Datum, row_reason
+    group by grouping sets ((Datei_ID, Datei_Datum, row_reason), (Datei_ID, row_reason, key_hash))
+    having grouping(key_hash) = 1 or (row_reason is null and count(*) > 1)
 
 ),
 
-{{ h.name }}_candidate_keys as (
+{{ h.name }}_by_reason as (
 
-    select Datei_ID, {{ key_hash(h.key) }} as key_hash
-    from {{ h.name }}_todo
-    where row_reason is null
-    group by Datei_ID, {{ key_hash(h.key) }}
-    having count(*) > 1
+    select Datei_ID, Datei_Datum, row_reason, n_rows
+    from {{ h.name }}_groups
+    where is_class_count = 1
 
 ),
 
 {{ h.name }}_contents as (
 
     -- each content of a candidate key with its copies (n_rows) and the number of contents
-    -- of its key (n_versions)
+    -- of its key (n_versions). A candidate's file is one to do with valid rows, so its
+    -- valid rows are its staging rows without a dq_reason.
     select
         r.Datei_ID, {{ r_columns | join(', ') }}, count(*) as n_rows,
         count(*) over (partition by r.Datei_ID, {{ r_key | join(', ') }}) as n_versions
-    from {{ h.name }}_todo as r
-    inner join {{ h.name }}_candidate_keys as k
+    from {{ ref(h.staging) }} as r
+    inner join {{ h.name }}_groups as k
         on k.Datei_ID = r.Datei_ID
         and k.key_hash = {{ key_hash(r_key) }}
-    where r.row_reason is null
+        and k.is_class_count = 0
+    where r.dq_reason is null
     group by r.Datei_ID, {{ r_columns | join(', ') }}
 
 ),
