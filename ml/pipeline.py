@@ -258,7 +258,7 @@ def backfill(settings: Settings, start: date, end: date,
     if len(chunks) == 1:
         # one chunk: models and data tests in one `dbt build` (one start and parse less)
         run_dbt(settings, ["build", *NO_UNIT_TESTS, *(FUND_MODELS if fund_only else [])],
-                dbt_vars(settings, start, end))
+                dbt_vars(settings, start, end), manifest=parse_manifest(settings, dbt_vars(settings)))
         log(f"backfill {start.isoformat()}..{end.isoformat()} (1/1, with tests) "
             f"{time.monotonic() - t0:.1f}s")
     else:
@@ -276,7 +276,7 @@ def _backfill_chunks(settings: Settings, start: date, end: date,
                      chunks: list[tuple[date, date]], fund_only: bool = False) -> None:
     """One ``dbt run`` per chunk (parsed once), then the data tests over [start, end]."""
     # one parse for all chunks: they differ only in start/end, which are read at run time
-    manifest = parse_manifest(settings, dbt_vars(settings, start, end))
+    manifest = parse_manifest(settings, dbt_vars(settings))
     for i, (lo, hi) in enumerate(chunks, 1):
         t1 = time.monotonic()
         run_dbt(settings, [*chunk_args(i, len(chunks), fund_only), *chunk_threads(settings.engine)],
@@ -299,8 +299,9 @@ def build_day(settings: Settings, day: date, fund_only: bool = False) -> dict[st
     shared models another fund's build of the same day has made.
     """
     t0 = time.monotonic()
+    manifest = parse_manifest(settings, dbt_vars(settings))  # the day is read at run time
     run_dbt(settings, ["build", *DAILY_EXCLUDE, *(FUND_MODELS if fund_only else [])],
-            dbt_vars(settings, day, day))
+            dbt_vars(settings, day, day), manifest=manifest)
     counts = count_rows(settings, day, day)
     seconds = round(time.monotonic() - t0, 1)
     log(f"dbt build {day.isoformat()} {seconds:.1f}s")
