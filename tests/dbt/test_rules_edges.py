@@ -109,6 +109,15 @@ def edge_world() -> World:
     w.depot("O9")
     w.booking(u("2025-06-22"), "O9-D", "O9", "2025-06-22", amount="300.00", remark="   ")
     w.booking(u("2025-06-22"), "O9-D", "O9", "2025-06-22", amount="300.00", remark=None)
+    # O10: O2 in a B file (rules §4 within one file): cd_Saldo A, A, B of one depot and
+    # cd_Bestand X, X, Y, Z of one (depot, ISIN); the depot's regular rows of that day left out.
+    w.depot("O10")
+    w.holdings_on("O10", "2025-06-16", absent=True)
+    b16 = w.b("2025-06-16")
+    for cash in ("1000.00", "1000.00", "1200.00"):
+        w.saldo(b16, "O10", cash)
+    for units, mv in (("1", "100.00"), ("1", "100.00"), ("2", "200.00"), ("3", "300.00")):
+        w.position(b16, "O10", OTHER, units, mv)
     return w
 
 
@@ -206,6 +215,20 @@ def test_open_duplicate_and_conflict_in_one_key(res):
     assert agg(res, "2025-06-12", "O2")["Buys_7d"] == 0
     assert (res.dq("2025-06-12", "cd_Order", "duplicate_row"),
             res.dq("2025-06-12", "cd_Order", "conflicting_duplicate")) == (1, 2 + 2)  # O2 + O3
+
+
+def test_open_holdings_copies_and_conflicts_in_one_key(res):
+    # O10, counted by hand: A, A, B -> one further copy (duplicate_row 1) and two contents,
+    # each a conflicting_duplicate (2); X, X, Y, Z -> duplicate_row 1 and three contents (3).
+    # Nothing else of the world is left out on 06-16.
+    day = "2025-06-16"
+    assert (res.dq(day, "cd_Saldo", "duplicate_row"),
+            res.dq(day, "cd_Saldo", "conflicting_duplicate")) == (1, 2)
+    assert (res.dq(day, "cd_Bestand", "duplicate_row"),
+            res.dq(day, "cd_Bestand", "conflicting_duplicate")) == (1, 3)
+    # no valid cd_Saldo row on that day: not in the universe; the day after, as every day
+    assert res.agg(day, "O10") is None
+    assert agg(res, "2025-06-17", "O10")["Cash"] == 1000
 
 
 def test_open_conflict_then_clean_redelivery(res):
