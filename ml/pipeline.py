@@ -179,7 +179,6 @@ def chunk_range(start: date, end: date, months: int = CHUNK_MONTHS) -> list[tupl
 FUND_MODELS = ["--select", "tag:fund"]
 
 
-
 def chunk_threads(engine: str) -> list[str]:
     """dbt arguments for the thread count of a backfill chunk's ``dbt run`` on ``engine``.
 
@@ -256,9 +255,9 @@ def backfill(settings: Settings, start: date, end: date,
         log(f"backfill: ~{depots} depots a day, {chunk_months} month(s) per dbt run")
     chunks = chunk_range(start, end, chunk_months)
     if len(chunks) == 1:
-        # one chunk: models and data tests in one `dbt build` (one start and parse less)
+        # one chunk: models and data tests in one `dbt build` (one dbt start less)
         run_dbt(settings, ["build", *NO_UNIT_TESTS, *(FUND_MODELS if fund_only else [])],
-                dbt_vars(settings, start, end), manifest=parse_manifest(settings, dbt_vars(settings)))
+                dbt_vars(settings, start, end), manifest=parse_manifest(settings))
         log(f"backfill {start.isoformat()}..{end.isoformat()} (1/1, with tests) "
             f"{time.monotonic() - t0:.1f}s")
     else:
@@ -276,7 +275,7 @@ def _backfill_chunks(settings: Settings, start: date, end: date,
                      chunks: list[tuple[date, date]], fund_only: bool = False) -> None:
     """One ``dbt run`` per chunk (parsed once), then the data tests over [start, end]."""
     # one parse for all chunks: they differ only in start/end, which are read at run time
-    manifest = parse_manifest(settings, dbt_vars(settings))
+    manifest = parse_manifest(settings)
     for i, (lo, hi) in enumerate(chunks, 1):
         t1 = time.monotonic()
         run_dbt(settings, [*chunk_args(i, len(chunks), fund_only), *chunk_threads(settings.engine)],
@@ -299,7 +298,7 @@ def build_day(settings: Settings, day: date, fund_only: bool = False) -> dict[st
     shared models another fund's build of the same day has made.
     """
     t0 = time.monotonic()
-    manifest = parse_manifest(settings, dbt_vars(settings))  # the day is read at run time
+    manifest = parse_manifest(settings)  # the day is read at run time
     run_dbt(settings, ["build", *DAILY_EXCLUDE, *(FUND_MODELS if fund_only else [])],
             dbt_vars(settings, day, day), manifest=manifest)
     counts = count_rows(settings, day, day)
